@@ -1,0 +1,46 @@
+# make run  — set up, provision the model, build the index if missing or stale, start the console (or the bot)
+# make test — the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MODEL := models/multilingual-e5-small/modules.json
+EMULATOR := tests/emulator/node_modules/.package-lock.json
+
+.PHONY: run test setup model index eval bench clean-index
+
+run: index
+	$(PY) -m bot run
+
+test: model $(EMULATOR)
+	$(PY) -m pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+model: $(MODEL)
+
+$(MODEL): | $(STAMP)
+	$(PY) -m bot.model_provision --models-dir models
+
+index: model
+	$(PY) build_index.py --if-stale
+
+$(EMULATOR): tests/emulator/package-lock.json
+	cd tests/emulator && npm ci --no-audit --no-fund
+	touch $(EMULATOR)
+
+eval: index
+	$(PY) -m bot eval tests/data/qa.jsonl
+
+bench: index
+	$(PY) benchmarks/build.py
+	$(PY) benchmarks/quality.py
+
+clean-index:
+	rm -rf index/builds index/current index/cache

@@ -1,0 +1,114 @@
+"""Dense encoder: a local sentence-transformers folder, never a hub download at run time."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+QUERY_PROMPT = "query: "
+PASSAGE_PROMPT = "passage: "
+
+
+class Encoder:
+    def __init__(self, model, model_id: str, fingerprint: str, batch_size: int = 32) -> None:
+        self.model = model
+        self.model_id = model_id
+        self.fingerprint = fingerprint
+        self.batch_size = batch_size
+        self.dim = int(model.get_embedding_dimension())
+
+    def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self._encode([PASSAGE_PROMPT + t for t in texts], progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([QUERY_PROMPT + text], False)[0]
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def resolve_model(name: str, models_dir: Path) -> str | None:
+    """A bare name means a folder under models/; anything else is a path or a hub id the user chose."""
+    for candidate in (Path(name), models_dir / name):
+        if (candidate / "modules.json").exists() or (candidate / "config.json").exists():
+            return str(candidate)
+    return None if "/" not in name else name
+
+
+def load_encoder(name: str, models_dir: Path, batch_size: int = 32) -> Encoder | None:
+    """None (keyword-only search) when no model can be loaded; the caller says so once."""
+    target = resolve_model(name, models_dir)
+    if target is None:
+        log.warning("未找到向量模型 %s（models/ 下没有），仅使用关键词检索。运行 make model 可安装。", name)
+        return None
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(target, device="cpu", local_files_only=Path(target).exists())
+    except Exception as exc:  # any loading failure degrades to keyword-only search
+        log.warning("向量模型 %s 加载失败（%s），仅使用关键词检索。", name, exc)
+        return None
+    return Encoder(model, name, model_fingerprint(target), batch_size)
+
+
+def model_fingerprint(target: str) -> str:
+    """Cheap but content-based: small files whole, large ones by size and their first and last MiB."""
+    folder = Path(target)
+    if not folder.is_dir():
+        return hashlib.sha256(target.encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        size = path.stat().st_size
+        digest.update(str(size).encode())
+        with path.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if size > 2 << 20:
+                handle.seek(-(1 << 20), 2)
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+class EmbeddingCache:
+    """Vectors keyed by model fingerprint + text hash: a rebuild re-encodes only new or changed passages."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        self.fingerprint = fingerprint
+
+    def key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.fingerprint}\n{text}".encode()).hexdigest()
+
+    def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
+        keys = [self.key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, texts: list[str], vectors: np.ndarray) -> None:
+        rows = [(self.key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        self.db.close()

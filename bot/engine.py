@@ -1,0 +1,34 @@
+"""Wiring in one place: settings → encoder → index → searcher, shared by the CLI, console and Telegram."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.embed import Encoder, load_encoder
+from bot.indexer import BuildReport, build_index
+from bot.search import SearchIndex, Searcher
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def open_encoder(settings: Settings) -> Encoder | None:
+    return load_encoder(settings.embed_model, settings.models_dir, settings.embed_batch_size)
+
+
+def open_searcher(settings: Settings, index_dir: Path | None = None, encoder: Encoder | None = None) -> Searcher:
+    index = SearchIndex.load(index_dir or settings.index_dir)
+    if encoder is None and index.vectors is not None:
+        encoder = open_encoder(settings)
+    return Searcher(index, encoder)
+
+
+def rebuild(settings: Settings, searcher: Searcher | None = None, progress: bool = True,
+            on_progress=None) -> BuildReport:
+    """Incremental build, then hot-swap the searcher's index; it keeps serving the old one until then."""
+    encoder = searcher.encoder if searcher and searcher.encoder else open_encoder(settings)
+    report = build_index(settings.corpus_dir, settings.index_dir, encoder, progress, on_progress)
+    if searcher is not None:
+        searcher.index = SearchIndex.load(settings.index_dir)
+        searcher.encoder = encoder if searcher.index.vectors is not None else None
+    return report

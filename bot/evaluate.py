@@ -1,0 +1,76 @@
+"""Retrieval quality over question files with gold substrings: the numbers every ranking change is judged by."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bot.search import SearchResult
+from bot.text import squash
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    gold: list[str]
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                questions.append(Question(str(row["id"]), row["question"], list(row.get("gold") or [])))
+    return questions
+
+
+def first_hit_rank(result: SearchResult, gold: list[str]) -> int | None:
+    wanted = [squash(g) for g in gold]
+    for rank, hit in enumerate(result.hits, start=1):
+        text = squash(hit.passage.text)
+        if any(g in text for g in wanted):
+            return rank
+    return None
+
+
+def evaluate(questions: list[Question], search: Callable[[str], SearchResult]) -> dict:
+    answerable = [q for q in questions if q.gold]
+    outside = [q for q in questions if not q.gold]
+    r1 = r5 = mrr = 0.0
+    refused_wrong = refused_right = 0
+    misses: list[str] = []
+    for q in answerable:
+        result = search(q.question)
+        refused_wrong += result.abstained
+        rank = first_hit_rank(result, q.gold)
+        r1 += rank == 1
+        r5 += rank is not None and rank <= 5
+        mrr += 1.0 / rank if rank is not None and rank <= 10 else 0.0
+        if rank != 1:
+            misses.append(q.id)
+    for q in outside:
+        refused_right += search(q.question).abstained
+    n = max(len(answerable), 1)
+    return {
+        "n": len(questions),
+        "answerable": len(answerable),
+        "r1": round(r1 / n, 4),
+        "r5": round(r5 / n, 4),
+        "mrr10": round(mrr / n, 4),
+        "out_of_corpus": len(outside),
+        "refused_right": refused_right,
+        "refused_wrong": refused_wrong,
+        "misses": misses,
+    }
+
+
+def format_report(metrics: dict) -> str:
+    return (
+        f"n={metrics['n']}  可回答={metrics['answerable']}  R@1={metrics['r1']:.3f}  R@5={metrics['r5']:.3f}  "
+        f"MRR@10={metrics['mrr10']:.3f}\n"
+        f"拒答：库外问题 {metrics['refused_right']}/{metrics['out_of_corpus']} 正确拒答，"
+        f"可回答问题误拒 {metrics['refused_wrong']}/{metrics['answerable']}"
+    )

@@ -1,0 +1,221 @@
+"""Builds the keyword and vector indexes into a fresh folder, then swaps a symlink: readers never see half a build."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import fcntl
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bm25s
+import logging
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from bot.embed import EmbeddingCache, Encoder
+from bot.ingest import load_corpus
+from bot.ingest.records import IngestError
+from bot.passages import Passage, build_passages
+from bot.segment import Segmenter, learn_terms
+
+CURRENT = "current"
+BUILDS = "builds"
+HNSW_THRESHOLD = 200_000
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+KEEP_BUILDS = 2
+
+
+@dataclass
+class BuildReport:
+    passages: int
+    articles: int
+    added: int
+    removed: int
+    encoded: int
+    cached: int
+    seconds: float
+    dense: bool
+    errors: list[IngestError] = field(default_factory=list)
+    path: Path | None = None
+
+
+def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(corpus_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(corpus_dir.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def current_path(index_dir: Path) -> Path | None:
+    link = index_dir / CURRENT
+    return link.resolve() if link.exists() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    path = current_path(index_dir)
+    if path is None or not (path / "manifest.json").exists():
+        return None
+    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -> bool:
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return True
+    return manifest["corpus"] != corpus_fingerprint(corpus_dir) or manifest["model"]["fingerprint"] != model_fingerprint
+
+
+def build_index(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool = True,
+                on_progress=None) -> BuildReport:
+    """on_progress(done, total) lets a chat show how far the encode has got."""
+    with build_lock(index_dir):
+        return _build(corpus_dir, index_dir, encoder, progress, on_progress)
+
+
+def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool, on_progress) -> BuildReport:
+    started = time.perf_counter()
+    articles, errors = load_corpus(corpus_dir)
+    passages = build_passages(articles)
+    previous = _previous_ids(index_dir)
+    work = Path(_mkdtemp(index_dir))
+    try:
+        segmenter = _write_keyword_index(work, passages, articles)
+        encoded = cached = 0
+        if encoder is not None:
+            encoded, cached = _write_vectors(work, passages, encoder, index_dir, progress, on_progress)
+        ids = {p.passage_id for p in passages}
+        report = BuildReport(
+            passages=len(passages), articles=len(articles), added=len(ids - previous), removed=len(previous - ids),
+            encoded=encoded, cached=cached, seconds=0.0, dense=encoder is not None, errors=errors,
+        )
+        report.seconds = round(time.perf_counter() - started, 2)
+        _write_manifest(work, corpus_dir, encoder, report, segmenter)
+        report.path = _publish(work, index_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return report
+
+
+def _mkdtemp(index_dir: Path) -> str:
+    builds = index_dir / BUILDS
+    builds.mkdir(exist_ok=True)
+    for leftover in builds.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=".tmp-", dir=builds)
+
+
+@contextmanager
+def build_lock(index_dir: Path):
+    """One build at a time per index; a killed build's lock dies with its process."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".build.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _previous_ids(index_dir: Path) -> set[str]:
+    path = current_path(index_dir)
+    if path is None or not (path / "passages.jsonl").exists():
+        return set()
+    with (path / "passages.jsonl").open(encoding="utf-8") as handle:
+        return {json.loads(line)["passage_id"] for line in handle}
+
+
+def index_text(passage: Passage) -> str:
+    return f"{passage.context}\n{passage.text}"
+
+
+def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segmenter:
+    places = {a.place for a in articles if a.place}
+    segmenter = Segmenter(learn_terms((p.text for p in passages), extra=places))
+    segmenter.save(work / "userdict.txt")
+    with (work / "passages.jsonl").open("w", encoding="utf-8") as handle:
+        for passage in passages:
+            handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+    retriever = bm25s.BM25()
+    corpus_tokens = [segmenter.tokens(index_text(p)) or [""] for p in passages]
+    if corpus_tokens:
+        retriever.index(corpus_tokens, show_progress=False)
+        retriever.save(str(work / "bm25"))
+    return segmenter
+
+
+def _write_vectors(work: Path, passages: list[Passage], encoder: Encoder, index_dir: Path, progress: bool,
+                   on_progress) -> tuple[int, int]:
+    texts = [index_text(p) for p in passages]
+    cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite3", encoder.fingerprint)
+    try:
+        found = cache.get_many(texts)
+        missing = [t for t in dict.fromkeys(texts) if cache.key(t) not in found]
+        batch = 256
+        bar = tqdm(total=len(missing), desc="编码段落", unit="段", disable=not progress)
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            vectors = encoder.encode_passages(chunk)
+            cache.put_many(chunk, vectors)
+            found.update(zip((cache.key(t) for t in chunk), vectors))
+            bar.update(len(chunk))
+            if on_progress:
+                on_progress(start + len(chunk), len(missing))
+        bar.close()
+        matrix = np.stack([found[cache.key(t)] for t in texts]) if texts else np.zeros((0, encoder.dim), "float32")
+    finally:
+        cache.close()
+    faiss.write_index(make_faiss_index(matrix.astype(np.float32), encoder.dim), str(work / "vectors.faiss"))
+    return len(missing), len(texts) - len(missing)
+
+
+def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:
+    """Exact inner product while it is fast enough; HNSW takes over for very large corpora."""
+    if len(matrix) >= HNSW_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(matrix)
+    return index
+
+
+def _write_manifest(work: Path, corpus_dir: Path, encoder: Encoder | None, report: BuildReport,
+                    segmenter: Segmenter) -> None:
+    manifest = {
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
+        "corpus": corpus_fingerprint(corpus_dir),
+        "counts": {"articles": report.articles, "passages": report.passages, "user_words": len(segmenter.user_words),
+                   "errors": len(report.errors)},
+        "timings": {"seconds": report.seconds},
+        "encoded": report.encoded,
+        "cached": report.cached,
+        "errors": [str(e) for e in report.errors],
+    }
+    (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _publish(work: Path, index_dir: Path) -> Path:
+    final = work.with_name(time.strftime("%Y%m%dT%H%M%S-") + work.name.removeprefix(".tmp-"))
+    os.rename(work, final)
+    link = index_dir / CURRENT
+    tmp_link = index_dir / f".{CURRENT}.{os.getpid()}"
+    if tmp_link.is_symlink():
+        tmp_link.unlink()
+    os.symlink(Path(BUILDS) / final.name, tmp_link)
+    os.replace(tmp_link, link)
+    _prune(index_dir, keep=final)
+    return final
+
+
+def _prune(index_dir: Path, keep: Path) -> None:
+    """Keep the newest builds so a process still loading the previous one is not pulled from under."""
+    builds = sorted((p for p in (index_dir / BUILDS).iterdir() if not p.name.startswith(".")), reverse=True)
+    for old in builds[KEEP_BUILDS:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)

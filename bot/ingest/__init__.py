@@ -1,0 +1,111 @@
+"""Turn the files of a corpus folder into `Article` records, whatever their format.
+
+`load_file` is strict (any problem raises `IngestError`); `load_corpus` is lenient: a broken
+file or a bad JSONL line is reported and everything else still loads.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.ingest.docx import read_docx
+from bot.ingest.jsonl import read_jsonl
+from bot.ingest.markdown import read_markdown
+from bot.ingest.newspaper import parse_page, read_newspaper
+from bot.ingest.pdf import read_pdf
+from bot.ingest.records import Article, IngestError
+
+__all__ = [
+    "Article",
+    "IngestError",
+    "SUPPORTED_SUFFIXES",
+    "load_corpus",
+    "load_file",
+    "parse_page",
+    "read_file",
+]
+
+Reader = Callable[[Path, str], tuple[list[Article], list[IngestError]]]
+
+
+def _whole(reader: Callable[[Path, str], list[Article]]) -> Reader:
+    return lambda path, source: (reader(path, source), [])
+
+
+_READERS: dict[str, Reader] = {
+    ".txt": _whole(read_newspaper),
+    ".pdf": _whole(read_pdf),
+    ".md": _whole(read_markdown),
+    ".markdown": _whole(read_markdown),
+    ".jsonl": read_jsonl,
+    ".docx": _whole(read_docx),
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
+_SKIPPED_IN_ROOT = {"readme.md"}
+
+
+def _source_name(path: Path, corpus_root: Path | None) -> str:
+    """Path relative to the corpus folder, so ids and citations survive moving the corpus."""
+    if corpus_root is not None:
+        try:
+            return path.resolve().relative_to(corpus_root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def read_file(path: Path, corpus_root: Path | None = None) -> tuple[list[Article], list[IngestError]]:
+    """Lenient read: whole-file problems raise, per-record problems (JSONL lines) come back as errors."""
+    source = _source_name(path, corpus_root)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise IngestError(source, f"unsupported file type {path.suffix or '(no extension)'!r}")
+    if not path.is_file():
+        raise IngestError(source, "not a file")
+    try:
+        articles, errors = reader(path, source)
+    except IngestError:
+        raise
+    except Exception as exc:  # a reader library choking on one odd file must not stop the whole corpus
+        raise IngestError(source, f"unreadable file: {type(exc).__name__}: {exc}") from exc
+    if not articles and not errors:
+        raise IngestError(source, "no articles found")
+    return articles, errors
+
+
+def load_file(path: Path, corpus_root: Path | None = None) -> list[Article]:
+    """Strict read of one file: raises IngestError if it is broken, empty, unknown or has any bad record."""
+    articles, errors = read_file(path, corpus_root)
+    if errors:
+        raise errors[0]
+    return articles
+
+
+def _corpus_files(corpus_dir: Path) -> list[Path]:
+    """Sorted so article order and ids do not depend on the file system; hidden files and the root README are not articles."""
+    files = []
+    for path in sorted(corpus_dir.rglob("*")):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if len(relative.parts) == 1 and path.name.lower() in _SKIPPED_IN_ROOT:
+            continue
+        files.append(path)
+    return files
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[Article], list[IngestError]]:
+    """Everything readable under corpus_dir, plus one IngestError per file (or JSONL line) that was not."""
+    if not corpus_dir.is_dir():
+        raise IngestError(str(corpus_dir), "corpus folder does not exist")
+    articles: list[Article] = []
+    errors: list[IngestError] = []
+    for path in _corpus_files(corpus_dir):
+        try:
+            found, problems = read_file(path, corpus_dir)
+        except IngestError as exc:
+            errors.append(exc)
+            continue
+        articles.extend(found)
+        errors.extend(problems)
+    return articles, errors

@@ -1,0 +1,42 @@
+"""JSON Lines: one article per line `{"title","text","source","date"}` (+ place, author, url)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.ingest.records import Article, IngestError
+from bot.ingest.single import build_article
+from bot.ingest.text import read_text, split_paragraphs
+
+
+def read_jsonl(path: Path, source: str) -> tuple[list[Article], list[IngestError]]:
+    """A bad line is reported with its line number while the good lines of the same file still load."""
+    articles: list[Article] = []
+    errors: list[IngestError] = []
+    for number, line in enumerate(read_text(path, source).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            articles.append(_parse_line(line, source, number))
+        except IngestError as exc:
+            errors.append(exc)
+    if not articles and not errors:
+        raise IngestError(source, "no articles")
+    return articles, errors
+
+
+def _parse_line(line: str, source: str, number: int) -> Article:
+    where = f"line {number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise IngestError(source, f"{where}: invalid JSON: {exc.msg}") from exc
+    if not isinstance(record, dict):
+        raise IngestError(source, f"{where}: expected a JSON object")
+    for key in ("title", "text"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise IngestError(source, f"{where}: missing or empty {key!r}")
+    try:
+        return build_article(record, split_paragraphs(record["text"]), source, f"{source}#{number}")
+    except IngestError as exc:
+        raise IngestError(source, f"{where}: {exc.reason}") from exc

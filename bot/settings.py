@@ -1,0 +1,54 @@
+"""One Settings object, read once from the environment and `.env`, so no module reads os.environ itself."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    corpus_dir: Path = ROOT / "corpus"
+    index_dir: Path = ROOT / "index"
+    models_dir: Path = ROOT / "models"
+    data_dir: Path = ROOT / "data"
+    embed_model: str = "multilingual-e5-small"
+    embed_batch_size: int = 32
+
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org"
+    admin_ids: Annotated[list[int], NoDecode] = []
+    timezone: str = "Asia/Shanghai"
+    daily_time: str = "08:00"
+    questions_per_minute: int = 10
+    max_question_chars: int = 500
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    webhook_url: str = ""
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "partybot.sqlite3"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

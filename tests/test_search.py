@@ -1,0 +1,37 @@
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_3plus1_question_returns_the_mentor_passage_first(seed_searcher):
+    result = seed_searcher.search("3+1帮带制是怎么运作的？", k=5)
+    assert not result.abstained
+    assert "1名原第一书记指导" in result.hits[0].passage.text
+
+
+def test_results_carry_metadata(seed_searcher):
+    hit = seed_searcher.search("金乡的第一书记安装了多少盏路灯？").hits[0]
+    assert "1687盏" in hit.passage.text
+    assert hit.passage.place == "金乡"
+    assert hit.passage.title == "金乡实行“四制”工作法 打造高素质第一书记队伍"
+    assert hit.passage.source == "000_20fd8c739f8a3408.txt"
+
+
+def test_out_of_corpus_question_abstains(seed_searcher):
+    result = seed_searcher.search("How do I reset the root password on a Linux server?")
+    assert result.abstained and result.hits == []
+
+
+def test_empty_question_abstains(seed_searcher):
+    assert seed_searcher.search("   ").abstained
+
+
+def test_search_cli_json_shape(seed_index):
+    out = subprocess.run([sys.executable, "-m", "bot", "search", "3+1帮带制是怎么运作的？", "--index", str(seed_index),
+                          "-k", "3", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    assert data["question"] == "3+1帮带制是怎么运作的？" and data["abstained"] is False
+    assert len(data["results"]) == 3
+    assert set(data["results"][0]) >= {"passage_id", "article_id", "title", "place", "date", "source", "text", "score"}
