@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", type=Path)
     ev.add_argument("--index", type=Path)
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid")
     build = sub.add_parser("build", help="构建索引")
     build.add_argument("--corpus", type=Path)
     build.add_argument("--index", type=Path)
@@ -51,23 +52,30 @@ def main(argv: list[str] | None = None) -> int:
 def _search(settings, args) -> int:
     from bot.engine import open_searcher
 
-    result = open_searcher(settings, args.index).search(args.question, k=args.k)
+    from bot.answer import answer
+
+    result = answer(args.question, open_searcher(settings, args.index), k=args.k)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        payload = {"question": args.question, "abstained": result.abstained,
+                   "results": [h.to_dict() for h in result.hits], **result.to_dict()}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         if result.abstained:
             print("资料中没有找到与该问题相关的内容。")
+        else:
+            print("答：" + "".join(result.sentences) + f"\n出处：{result.citation}\n")
         for rank, hit in enumerate(result.hits, start=1):
             print(f"{rank}. [{hit.score:.4f}] {hit.passage.title}（{hit.passage.place}）\n   {hit.passage.text}")
     return 0
 
 
 def _eval(settings, args) -> int:
+    from bot.answer import answer
     from bot.engine import open_searcher
     from bot.evaluate import evaluate, format_report, load_questions
 
     searcher = open_searcher(settings, args.index)
-    metrics = evaluate(load_questions(args.file), lambda q: searcher.search(q, k=10))
+    metrics = evaluate(load_questions(args.file), lambda q: answer(q, searcher, k=10, mode=args.mode))
     print(json.dumps(metrics, ensure_ascii=False) if args.json else format_report(metrics))
     return 0
 

@@ -58,11 +58,11 @@ def check_question(question: str, max_chars: int) -> str:
     return ""
 
 
-def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500) -> Answer:
+def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, mode: str = "hybrid") -> Answer:
     reason = check_question(question, max_chars)
     if reason:
         return Answer(question, True, reason)
-    result = searcher.search(question.strip(), k=k)
+    result = searcher.search(question.strip(), k=k, mode=mode)
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
     tokens = set(searcher.index.segmenter.tokens(question))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bot.search import SearchResult
+from bot.answer import Answer
 from bot.text import squash
 
 
@@ -27,7 +27,7 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def first_hit_rank(result: SearchResult, gold: list[str]) -> int | None:
+def first_hit_rank(result: Answer, gold: list[str]) -> int | None:
     wanted = [squash(g) for g in gold]
     for rank, hit in enumerate(result.hits, start=1):
         text = squash(hit.passage.text)
@@ -36,23 +36,24 @@ def first_hit_rank(result: SearchResult, gold: list[str]) -> int | None:
     return None
 
 
-def evaluate(questions: list[Question], search: Callable[[str], SearchResult]) -> dict:
+def evaluate(questions: list[Question], respond: Callable[[str], Answer]) -> dict:
     answerable = [q for q in questions if q.gold]
     outside = [q for q in questions if not q.gold]
-    r1 = r5 = mrr = 0.0
+    r1 = r5 = mrr = answer1 = 0.0
     refused_wrong = refused_right = 0
     misses: list[str] = []
     for q in answerable:
-        result = search(q.question)
+        result = respond(q.question)
         refused_wrong += result.abstained
         rank = first_hit_rank(result, q.gold)
+        answer1 += bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in q.gold)
         r1 += rank == 1
         r5 += rank is not None and rank <= 5
         mrr += 1.0 / rank if rank is not None and rank <= 10 else 0.0
         if rank != 1:
             misses.append(q.id)
     for q in outside:
-        refused_right += search(q.question).abstained
+        refused_right += respond(q.question).abstained
     n = max(len(answerable), 1)
     return {
         "n": len(questions),
@@ -63,6 +64,7 @@ def evaluate(questions: list[Question], search: Callable[[str], SearchResult]) -
         "out_of_corpus": len(outside),
         "refused_right": refused_right,
         "refused_wrong": refused_wrong,
+        "answer1": round(answer1 / n, 4),
         "misses": misses,
     }
 
@@ -70,7 +72,7 @@ def evaluate(questions: list[Question], search: Callable[[str], SearchResult]) -
 def format_report(metrics: dict) -> str:
     return (
         f"n={metrics['n']}  可回答={metrics['answerable']}  R@1={metrics['r1']:.3f}  R@5={metrics['r5']:.3f}  "
-        f"MRR@10={metrics['mrr10']:.3f}\n"
+        f"MRR@10={metrics['mrr10']:.3f}  answer@1={metrics['answer1']:.3f}\n"
         f"拒答：库外问题 {metrics['refused_right']}/{metrics['out_of_corpus']} 正确拒答，"
         f"可回答问题误拒 {metrics['refused_wrong']}/{metrics['answerable']}"
     )

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,16 +12,34 @@ import faiss
 import numpy as np
 
 from bot.embed import Encoder
-from bot.indexer import current_path
+from bot.indexer import current_path, index_text
 from bot.passages import Passage
-from bot.segment import Segmenter
+from bot.segment import Segmenter, content_chars
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 CANDIDATES = 100
-RRF_K = 60
+BACKGROUND_SAMPLE = 2048
+MODES = ("bm25", "dense", "hybrid")
 
 
 class IndexMissing(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Fusion and refusal weights, fitted on the dev questions by benchmarks/tune.py."""
+
+    bm25: float = 0.6
+    dense: float = 0.8
+    article: float = 0.0
+    # answer only when w·(coverage, char coverage, dense z) + bias ≥ 0
+    w_coverage: float = 0.805
+    w_chars: float = 9.269
+    w_dense_z: float = 0.093
+    bias: float = -6.043
+    keyword_only_min_chars: float = 0.7
 
 
 @dataclass
@@ -36,10 +56,31 @@ class Hit:
 
 
 @dataclass
+class DenseView:
+    """One question's cosines: exact for candidates, the background mean for the rest."""
+
+    scores: np.ndarray
+    query: np.ndarray
+    mean: float
+    std: float
+
+
+@dataclass
+class Evidence:
+    """Why the searcher believes (or not) that the corpus answers the question."""
+
+    coverage: float = 0.0
+    char_coverage: float = 0.0
+    dense_z: float = 0.0
+    agree: bool = False
+
+
+@dataclass
 class SearchResult:
     question: str
     abstained: bool
     hits: list[Hit] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "results": [h.to_dict() for h in self.hits]}
@@ -53,6 +94,13 @@ class SearchIndex:
     bm25: bm25s.BM25 | None
     vectors: faiss.Index | None
     manifest: dict
+    idf: dict[str, float] = field(default_factory=dict)
+    background: np.ndarray | None = None
+
+    @property
+    def max_idf(self) -> float:
+        return self._max_idf
+
 
     @classmethod
     def load(cls, index_dir: Path) -> "SearchIndex":
@@ -64,42 +112,128 @@ class SearchIndex:
         bm25 = bm25s.BM25.load(str(path / "bm25")) if (path / "bm25").exists() else None
         vectors = faiss.read_index(str(path / "vectors.faiss")) if (path / "vectors.faiss").exists() else None
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        return cls(path, passages, Segmenter.load(path / "userdict.txt"), bm25, vectors, manifest)
+        index = cls(path, passages, Segmenter.load(path / "userdict.txt"), bm25, vectors, manifest)
+        index.idf = _idf(bm25, len(passages)) if bm25 is not None else {}
+        index._max_idf = max(index.idf.values(), default=1.0)
+        index.background = _background(vectors) if vectors is not None else None
+        return index
+
+    def articles(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for i, passage in enumerate(self.passages):
+            groups.setdefault(passage.article_id, []).append(i)
+        return groups
+
+
+def _idf(bm25: bm25s.BM25, n_docs: int) -> dict[str, float]:
+    indptr = np.asarray(bm25.scores["indptr"])
+    df = np.diff(indptr)
+    return {token: math.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5)) for token, i in bm25.vocab_dict.items()
+            if i < len(df)}
+
+
+def _background(vectors: faiss.Index) -> np.ndarray:
+    """A fixed sample of passage vectors: the cosine a question gets from unrelated text, per question."""
+    n = vectors.ntotal
+    ids = np.random.default_rng(0).choice(n, size=min(n, BACKGROUND_SAMPLE), replace=False)
+    return np.vstack([vectors.reconstruct(int(i)) for i in np.sort(ids)]) if n else np.zeros((0, vectors.d), "float32")
 
 
 class Searcher:
     """Holds the index it serves; `index` may be replaced by a fresh SearchIndex at any time (hot swap)."""
 
-    def __init__(self, index: SearchIndex, encoder: Encoder | None) -> None:
+    def __init__(self, index: SearchIndex, encoder: Encoder | None, tuning: Tuning = Tuning()) -> None:
         self.index = index
         self.encoder = encoder if index.vectors is not None else None
+        self.tuning = tuning
 
-    def bm25_scores(self, question: str, index: SearchIndex) -> np.ndarray:
+    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResult:
+        index = self.index
         tokens = index.segmenter.tokens(question)
+        if not index.passages or not question.strip():
+            return SearchResult(question, True)
+        bm25 = self._bm25(tokens, index)
+        dense = self._dense(question, index)
+        candidates = self._candidates(bm25, dense)
+        if dense is None:
+            mode = "bm25"
+        else:
+            dense.scores[candidates] = np.vstack([index.vectors.reconstruct(int(i)) for i in candidates]) @ dense.query
+        scores = self._fuse(candidates, bm25, dense, index, mode)
+        order = candidates[np.argsort(-scores, kind="stable")]
+        ranked = order[:k]
+        hits = [Hit(index.passages[i], float(s), float(bm25[i]), float(dense.scores[i]) if dense else 0.0)
+                for i, s in zip(ranked, np.sort(scores)[::-1][:k])]
+        evidence = self._evidence(question, tokens, hits, bm25, dense, index)
+        abstained = self._refuse(evidence, dense is not None)
+        return SearchResult(question, abstained, [] if abstained else hits, evidence)
+
+    def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
         if index.bm25 is None or not tokens:
             return np.zeros(len(index.passages), dtype=np.float32)
         return np.asarray(index.bm25.get_scores(tokens), dtype=np.float32)
 
-    def dense_top(self, question: str, index: SearchIndex, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.encoder is None or index.vectors is None or not index.passages:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        query = self.encoder.encode_query(question).reshape(1, -1)
-        scores, ids = index.vectors.search(query, min(k, len(index.passages)))
+    def _dense(self, question: str, index: SearchIndex) -> DenseView | None:
+        if self.encoder is None or index.vectors is None:
+            return None
+        query = self.encoder.encode_query(question)
+        sample = index.background @ query
+        mean = float(sample.mean())
+        scores, ids = index.vectors.search(query.reshape(1, -1), min(CANDIDATES, len(index.passages)))
+        dense = np.full(len(index.passages), mean, dtype=np.float32)
         keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
+        dense[ids[0][keep]] = scores[0][keep]
+        return DenseView(dense, query, mean, float(sample.std()) + 1e-6)
 
-    def search(self, question: str, k: int = 5) -> SearchResult:
-        index = self.index
-        bm25 = self.bm25_scores(question, index)
-        dense_scores, dense_ids = self.dense_top(question, index, CANDIDATES)
-        fused: dict[int, float] = {}
-        bm25_order = np.argsort(-bm25)[:CANDIDATES]
-        for rank, doc in enumerate(i for i in bm25_order if bm25[i] > 0):
-            fused[int(doc)] = fused.get(int(doc), 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, doc in enumerate(dense_ids):
-            fused[int(doc)] = fused.get(int(doc), 0.0) + 1.0 / (RRF_K + rank + 1)
-        dense_by_doc = dict(zip(dense_ids.tolist(), dense_scores.tolist()))
-        ranked = sorted(fused.items(), key=lambda item: -item[1])[:k]
-        hits = [Hit(index.passages[d], s, float(bm25[d]), float(dense_by_doc.get(d, 0.0))) for d, s in ranked]
-        abstained = not hits or float(bm25.max(initial=0.0)) <= 0.0
-        return SearchResult(question, abstained, [] if abstained else hits)
+    def _candidates(self, bm25: np.ndarray, dense: DenseView | None) -> np.ndarray:
+        """BM25 top ∪ dense top: the only passages worth exact scores."""
+        n = len(bm25)
+        top = min(CANDIDATES, n)
+        pool = set(np.argpartition(-bm25, top - 1)[:top].tolist())
+        if dense is not None:
+            pool |= set(np.argpartition(-dense.scores, top - 1)[:top].tolist())
+        return np.array(sorted(pool), dtype=np.int64)
+
+    def _fuse(self, cand: np.ndarray, bm25: np.ndarray, dense: DenseView | None, index: SearchIndex,
+              mode: str) -> np.ndarray:
+        b = bm25[cand] / max(float(bm25.max(initial=0.0)), 1e-9)
+        if mode == "bm25" or dense is None:
+            return b
+        d_raw = dense.scores[cand]
+        if mode == "dense":
+            return d_raw
+        d = (d_raw - dense.mean) / max(float(d_raw.max()) - dense.mean, 1e-6)
+        t = self.tuning
+        combined = t.bm25 * b + t.dense * d
+        if t.article:
+            best: dict[str, float] = {}
+            for i, s in zip(cand, combined):
+                aid = index.passages[i].article_id
+                best[aid] = max(best.get(aid, -1e9), float(s))
+            top = max(max(best.values()), 1e-9)
+            combined = combined + t.article * np.array([best[index.passages[i].article_id] / top for i in cand])
+        return combined
+
+    def _evidence(self, question: str, tokens: list[str], hits: list[Hit], bm25: np.ndarray,
+                  dense: DenseView | None, index: SearchIndex) -> Evidence:
+        if not hits:
+            return Evidence()
+        text = index_text(hits[0].passage)
+        found = set(index.segmenter.tokens(text))
+        weights = {t: index.idf.get(t, index.max_idf) for t in set(tokens)}
+        total = sum(weights.values())
+        coverage = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+        wanted = content_chars(question)
+        chars = len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
+        if dense is None:
+            return Evidence(coverage, chars)
+        dense_z = (max(h.dense for h in hits) - dense.mean) / dense.std
+        agree = int(np.argmax(bm25)) in set(np.argpartition(-dense.scores, min(10, len(bm25) - 1))[:10].tolist())
+        return Evidence(coverage, chars, dense_z, agree)
+
+    def _refuse(self, evidence: Evidence, has_dense: bool) -> bool:
+        t = self.tuning
+        if not has_dense:
+            return evidence.char_coverage < t.keyword_only_min_chars
+        margin = t.w_coverage * evidence.coverage + t.w_chars * evidence.char_coverage + t.w_dense_z * evidence.dense_z
+        return margin + t.bias < 0

@@ -18,6 +18,8 @@ STOPWORDS = frozenset(
     怎么办 做 做了 做法 有何 有什么 啥 咋 运作 措施 方面 举措 采取 采用 通过 开展 进行 实现""".split()
 )
 
+STOP_CHARS = frozenset("的了和与及或是在有为对把被将就也都而并等着之其这那个中上下里以于从由向到给吗呢吧啊呀么哪些什怎样如何为多少几否请问"
+                       "一我你他她它们能会要该做啥咋")
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
 _WORDLIKE = re.compile(r"\w", re.U)
 
@@ -28,6 +30,11 @@ _QUOTES = str.maketrans("", "", "“”‘’「」『』\"'")
 def normalize(text: str) -> str:
     """NFKC folds full-width digits and letters, so “３＋１” and “3+1” meet; quotes go so “3+1”帮带制 is one word."""
     return unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+
+
+def content_chars(text: str) -> set[str]:
+    """Characters that carry meaning: paraphrases keep more of them than of whole words."""
+    return {c for c in normalize(text) if c.isalnum() and c not in STOP_CHARS}
 
 
 class Segmenter:

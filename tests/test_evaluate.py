@@ -26,13 +26,15 @@ def test_question_file_is_well_formed():
 
 
 def test_metrics_count_hits_and_refusals():
-    from bot.passages import Passage
-    from bot.search import Hit, SearchResult
+    from bot.answer import Answer
     from bot.evaluate import Question
+    from bot.passages import Passage
+    from bot.search import Hit
 
     passage = Passage("p1", "a1", "t", "金乡", "", "", "s", 0, "安装路灯 1687 盏")
-    answers = {"q1": SearchResult("q1", False, [Hit(passage, 1.0)]), "q2": SearchResult("q2", True, []),
-               "q3": SearchResult("q3", True, [])}
+    answers = {"q1": Answer("q1", False, "", ["安装路灯 1687 盏"], [Hit(passage, 1.0)]),
+               "q2": Answer("q2", True, "no_match"), "q3": Answer("q3", True, "no_match")}
     metrics = evaluate([Question("1", "q1", ["路灯1687盏"]), Question("2", "q2", ["x"]), Question("3", "q3", [])],
                        lambda q: answers[q])
-    assert metrics["r1"] == 0.5 and metrics["refused_wrong"] == 1 and metrics["refused_right"] == 1
+    assert metrics["r1"] == 0.5 and metrics["answer1"] == 0.5
+    assert metrics["refused_wrong"] == 1 and metrics["refused_right"] == 1

@@ -1,0 +1,98 @@
+"""Answer quality, BM25-only vs dense-only vs hybrid, side by side in one run.
+
+Sets: the seed with tests/data/qa.jsonl (dev and held-out parts reported apart), the same questions over the
+seed plus ≥10k law paragraphs, and CMRC 2018 trial (passage level). Also answer() latency.
+python benchmarks/quality.py [--skip-cmrc] [--latency-index DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import CMRC, LAWS, ROOT, SEED_QA, WORK, cmrc_corpus, distractor_corpus, missing, seed_corpus  # noqa: E402
+
+from bot.answer import answer  # noqa: E402
+from bot.embed import load_encoder  # noqa: E402
+from bot.evaluate import Question, evaluate, load_questions  # noqa: E402
+from bot.indexer import build_index, is_stale  # noqa: E402
+from bot.search import MODES, SearchIndex, Searcher  # noqa: E402
+
+COLUMNS = ("n", "r1", "r5", "mrr10", "answer1", "refused_right", "out_of_corpus", "refused_wrong", "answerable")
+
+
+def ensure_index(corpus: Path, encoder) -> Path:
+    index = corpus.parent / "index"
+    if is_stale(corpus, index, encoder.fingerprint):
+        print(f"构建索引 {index} …", flush=True)
+        build_index(corpus, index, encoder, progress=True)
+    return index
+
+
+def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str, dict]:
+    rows = {}
+    for mode in MODES:
+        rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m))
+        m = rows[mode]
+        print(f"{name:24s} {mode:7s} n={m['n']:4d} R@1={m['r1']:.3f} R@5={m['r5']:.3f} MRR@10={m['mrr10']:.3f} "
+              f"answer@1={m['answer1']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
+              f"in={m['refused_wrong']}/{m['answerable']}", flush=True)
+    return rows
+
+
+def seed_splits() -> dict[str, list[Question]]:
+    split = {r["id"]: r.get("split", "dev") for r in map(json.loads, SEED_QA.read_text(encoding="utf-8").splitlines())}
+    questions = load_questions(SEED_QA)
+    return {"all": questions, "dev": [q for q in questions if split[q.id] == "dev"],
+            "heldout": [q for q in questions if split[q.id] == "heldout"]}
+
+
+def latency(searcher: Searcher, questions: list[Question], label: str, rounds: int = 3) -> dict:
+    times = []
+    for q in questions[:5]:
+        answer(q.question, searcher)
+    for _ in range(rounds):
+        for q in questions:
+            start = time.perf_counter()
+            answer(q.question, searcher)
+            times.append((time.perf_counter() - start) * 1000)
+    p50, p95 = np.percentile(times, [50, 95])
+    print(f"answer() latency {label}: {len(searcher.index.passages)} passages, p50={p50:.1f} ms p95={p95:.1f} ms "
+          f"({len(times)} calls)", flush=True)
+    return {"passages": len(searcher.index.passages), "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-cmrc", action="store_true")
+    parser.add_argument("--latency-index", type=Path, help="extra index to time answer() on (e.g. 60k passages)")
+    args = parser.parse_args()
+    encoder = load_encoder("multilingual-e5-small", ROOT / "models")
+    results: dict = {}
+    seed = Searcher(SearchIndex.load(ensure_index(seed_corpus(), encoder)), encoder)
+    for part, questions in seed_splits().items():
+        results[f"seed/{part}"] = report(f"seed/{part}", seed, questions)
+    results["latency_seed"] = latency(seed, load_questions(SEED_QA), "seed")
+    if not missing(LAWS):
+        mixed = Searcher(SearchIndex.load(ensure_index(distractor_corpus(10_000), encoder)), encoder)
+        for part, questions in seed_splits().items():
+            results[f"seed+laws10k/{part}"] = report(f"seed+laws10k/{part}", mixed, questions)
+        results["latency_10k"] = latency(mixed, load_questions(SEED_QA), "seed+laws10k")
+    if not args.skip_cmrc and not missing(CMRC):
+        corpus, qa = cmrc_corpus()
+        cmrc = Searcher(SearchIndex.load(ensure_index(corpus, encoder)), encoder)
+        results["cmrc"] = report("cmrc2018-trial", cmrc, load_questions(qa))
+    if args.latency_index:
+        big = Searcher(SearchIndex.load(args.latency_index), encoder)
+        results["latency_big"] = latency(big, load_questions(SEED_QA), str(args.latency_index))
+    (WORK / "quality.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"结果已写入 {WORK / 'quality.json'}")
+
+
+if __name__ == "__main__":
+    main()

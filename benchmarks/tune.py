@@ -1,0 +1,82 @@
+"""Fit fusion and refusal weights on the dev questions; report dev and held-out separately.
+
+python benchmarks/tune.py   (needs the benchmark indexes that benchmarks/quality.py builds)
+The printed Tuning(...) is what bot/search.py carries as its defaults.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import ROOT, SEED_QA, WORK  # noqa: E402
+
+from bot.embed import load_encoder  # noqa: E402
+from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
+from bot.search import SearchIndex, Searcher, Tuning  # noqa: E402
+
+OPEN = Tuning(bias=99.0)
+
+
+def split_of(qa: Path) -> dict[str, str]:
+    return {row["id"]: row.get("split", "dev") for row in map(json.loads, qa.read_text(encoding="utf-8").splitlines())}
+
+
+def rows_for(searcher: Searcher, questions, tuning: Tuning) -> list[dict]:
+    searcher.tuning = tuning
+    rows = []
+    for q in questions:
+        result = searcher.search(q.question, k=10)
+        e = result.evidence
+        rows.append({"id": q.id, "answerable": bool(q.gold), "rank": first_hit_rank(result, q.gold) if q.gold else None,
+                     "features": [e.coverage, e.char_coverage, e.dense_z, float(e.agree)]})
+    return rows
+
+
+def r1(rows: list[dict]) -> float:
+    answerable = [r for r in rows if r["answerable"]]
+    return sum(r["rank"] == 1 for r in answerable) / max(len(answerable), 1)
+
+
+def main() -> None:
+    encoder = load_encoder("multilingual-e5-small", ROOT / "models")
+    encoder.encode_query = functools.lru_cache(maxsize=None)(encoder.encode_query)
+    sets = {"seed": WORK / "seed" / "index", "seed+laws10k": WORK / "seed_laws10k" / "index"}
+    splits = split_of(SEED_QA)
+    questions = load_questions(SEED_QA)
+    dev = [q for q in questions if splits[q.id] == "dev"]
+    searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
+    best = None
+    for b, d, a in itertools.product((0.6, 0.8, 1.0), (0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.15, 0.3, 0.5)):
+        tuning = replace(OPEN, bm25=b, dense=d, article=a)
+        score = sum(r1(rows_for(s, dev, tuning)) for s in searchers.values())
+        if best is None or score > best[0] + 1e-9:
+            best = (score, tuning)
+            print(f"fusion bm25={b} dense={d} article={a}: dev R@1 sum {score:.3f}", flush=True)
+    tuning = best[1]
+    fit_refusal(searchers, dev, tuning)
+
+
+def fit_refusal(searchers: dict[str, Searcher], dev, tuning: Tuning) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [r for s in searchers.values() for r in rows_for(s, dev, tuning)]
+    x = np.array([r["features"][:3] for r in rows])
+    y = np.array([r["answerable"] for r in rows])
+    model = LogisticRegression(class_weight={True: 1.0, False: 3.0}, C=10.0).fit(x, y)
+    weights, bias = model.coef_[0], model.intercept_[0]
+    margins = x @ weights + bias
+    # refuse below the largest threshold that still answers ≥ 98 % of answerable dev questions
+    cut = float(np.quantile(margins[y], 0.02)) - 1e-6
+    print(f"refusal weights coverage={weights[0]:.3f} chars={weights[1]:.3f} dense_z={weights[2]:.3f} "
+          f"bias={bias - cut:.3f}")
+
+
+if __name__ == "__main__":
+    main()
