@@ -41,6 +41,7 @@ eval: index
 bench: index
 	$(PY) benchmarks/build.py
 	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/bot_load.py
 
 clean-index:
 	rm -rf index/builds index/current index/cache

@@ -22,8 +22,44 @@ from bot.embed import load_encoder  # noqa: E402
 from bot.evaluate import Question, evaluate, load_questions  # noqa: E402
 from bot.indexer import build_index, is_stale  # noqa: E402
 from bot.search import MODES, SearchIndex, Searcher  # noqa: E402
+from bot.text import squash  # noqa: E402
 
-COLUMNS = ("n", "r1", "r5", "mrr10", "answer1", "refused_right", "out_of_corpus", "refused_wrong", "answerable")
+
+
+def plain_bm25(index: SearchIndex, questions: list[Question]) -> dict:
+    """The floor: jieba cut_for_search + bm25s over the bare passage text, no dictionary, no stopwords."""
+    import bm25s
+    import jieba
+
+    texts = [p.text for p in index.passages]
+    tokenize = lambda t: [w for w in jieba.cut_for_search(t) if w.strip()]  # noqa: E731
+    retriever = bm25s.BM25()
+    retriever.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+    answerable = [q for q in questions if q.gold]
+    r1 = r5 = 0
+    for q in answerable:
+        tokens = [t for t in tokenize(q.question) if t in retriever.vocab_dict]
+        if not tokens:
+            continue
+        order = np.argsort(-retriever.get_scores(tokens))[:5]
+        ranks = [r for r, d in enumerate(order) if any(squash(g) in squash(texts[d]) for g in q.gold)]
+        r1 += bool(ranks) and ranks[0] == 0
+        r5 += bool(ranks)
+    n = max(len(answerable), 1)
+    return {"r1": round(r1 / n, 4), "r5": round(r5 / n, 4)}
+
+
+def article_level_r1(searcher: Searcher, questions: list[Question]) -> float:
+    """CMRC's own unit is the whole passage: a hit is the top result coming from the gold's article."""
+    texts: dict[str, str] = {}
+    for p in searcher.index.passages:
+        texts[p.article_id] = texts.get(p.article_id, "") + p.text
+    hits = 0
+    answerable = [q for q in questions if q.gold]
+    for q in answerable:
+        result = answer(q.question, searcher, k=1)
+        hits += bool(result.hits) and squash(q.gold[0]) in squash(texts[result.hits[0].passage.article_id])
+    return round(hits / max(len(answerable), 1), 4)
 
 
 def ensure_index(corpus: Path, encoder) -> Path:
@@ -35,7 +71,8 @@ def ensure_index(corpus: Path, encoder) -> Path:
 
 
 def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str, dict]:
-    rows = {}
+    rows = {"plain": plain_bm25(searcher.index, questions)}
+    print(f"{name:24s} plain   R@1={rows['plain']['r1']:.3f} R@5={rows['plain']['r5']:.3f}  (jieba+BM25, bare text)")
     for mode in MODES:
         rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m))
         m = rows[mode]
@@ -87,6 +124,8 @@ def main() -> None:
         corpus, qa = cmrc_corpus()
         cmrc = Searcher(SearchIndex.load(ensure_index(corpus, encoder)), encoder)
         results["cmrc"] = report("cmrc2018-trial", cmrc, load_questions(qa))
+        results["cmrc"]["hybrid"]["article_r1"] = article_level_r1(cmrc, load_questions(qa))
+        print(f"cmrc2018-trial hybrid, CMRC passage (article) level: R@1={results['cmrc']['hybrid']['article_r1']:.3f}")
     if args.latency_index:
         big = Searcher(SearchIndex.load(args.latency_index), encoder)
         results["latency_big"] = latency(big, load_questions(SEED_QA), str(args.latency_index))

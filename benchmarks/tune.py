@@ -53,12 +53,13 @@ def main() -> None:
     dev = [q for q in questions if splits[q.id] == "dev"]
     searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
     best = None
-    for b, d, a in itertools.product((0.6, 0.8, 1.0), (0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.15, 0.3, 0.5)):
-        tuning = replace(OPEN, bm25=b, dense=d, article=a)
+    grid = itertools.product((0.6, 0.8, 1.0), (0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.15, 0.3), (0.0, 0.1, 0.2, 0.3))
+    for b, d, a, at in grid:
+        tuning = replace(OPEN, bm25=b, dense=d, article=a, answer_type=at)
         score = sum(r1(rows_for(s, dev, tuning)) for s in searchers.values())
         if best is None or score > best[0] + 1e-9:
             best = (score, tuning)
-            print(f"fusion bm25={b} dense={d} article={a}: dev R@1 sum {score:.3f}", flush=True)
+            print(f"fusion bm25={b} dense={d} article={a} answer_type={at}: dev R@1 sum {score:.3f}", flush=True)
     tuning = best[1]
     fit_refusal(searchers, dev, tuning)
 

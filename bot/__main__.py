@@ -93,7 +93,7 @@ def build_command(settings, corpus: Path | None, index: Path | None, if_stale: b
     for error in report.errors:
         print(f"跳过文件 {error}", file=sys.stderr)
     print(
-        f"索引完成：{report.articles} 篇文章，{report.passages} 个段落（新增 {report.added}，移除 {report.removed}），"
+        f"索引完成：{report.articles} 篇文章、{report.captions} 条图片说明，{report.passages} 个段落（新增 {report.added}，移除 {report.removed}），"
         f"编码 {report.encoded}，缓存命中 {report.cached}，用时 {report.seconds} 秒"
         + ("" if report.dense else "；未加载向量模型，仅关键词检索")
     )

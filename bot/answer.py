@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.passages import Passage
 from bot.search import Hit, Searcher
-from bot.text import split_sentences
+from bot.text import counts, measure_words, split_sentences
 
 MAX_SENTENCES = 3
 HEADING_CHARS = 14
+LEAD_CHARS = 24
 _COUNT_QUESTION = re.compile(r"多少|几|多长|多大|多久|多高|数量|规模")
 _HAS_NUMBER = re.compile(r"\d")
 _VISIBLE = re.compile(r"[\w\u4e00-\u9fff]", re.U)
@@ -65,17 +67,17 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     result = searcher.search(question.strip(), k=k, mode=mode)
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
-    tokens = set(searcher.index.segmenter.tokens(question))
-    sentences = pick_sentences(question, tokens, result.hits[0].passage.text, searcher.index.segmenter.tokens)
+    index = searcher.index
+    sentences = pick_sentences(question, result.hits[0].passage.text, index.segmenter.tokens, index.idf)
     return Answer(question, False, "", sentences, result.hits)
 
 
 def sentence_units(text: str) -> list[str]:
-    """A short lead-in like “实行“3+1”帮带制。” says nothing alone; it travels with the sentence after it."""
+    """A lead-in like “实行“3+1”帮带制。” says nothing alone; it travels with the sentence after it."""
     units: list[str] = []
     carry = ""
-    for sentence in split_sentences(text):
-        if len(sentence) <= HEADING_CHARS:
+    for position, sentence in enumerate(split_sentences(text)):
+        if len(sentence) <= (LEAD_CHARS if position == 0 else HEADING_CHARS):
             carry += sentence
             continue
         units.append(carry + sentence)
@@ -87,24 +89,32 @@ def sentence_units(text: str) -> list[str]:
     return units
 
 
-def pick_sentences(question: str, query_tokens: set[str], text: str, tokenize) -> list[str]:
+def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]],
+                   idf: dict[str, float] | None = None) -> list[str]:
     units = sentence_units(text)
     if not units:
         return []
+    idf = idf or {}
+    default = max(idf.values(), default=1.0)
+    query = set(tokenize(question))
+    total = sum(idf.get(t, default) for t in query) or 1.0
+    count = counts(measure_words(question))
     wants_number = bool(_COUNT_QUESTION.search(question))
     scored = []
     for position, unit in enumerate(units):
-        overlap = query_tokens & set(tokenize(unit))
-        score = sum(len(t) for t in overlap) + (2.0 if wants_number and _HAS_NUMBER.search(unit) else 0.0)
+        score = sum(idf.get(t, default) for t in query & set(tokenize(unit)))
+        if count and count.search(unit):
+            score += 0.5 * total
+        elif wants_number and _HAS_NUMBER.search(unit):
+            score += 0.15 * total
         scored.append((score, -position, unit))
     best = max(scored)
     if best[0] <= 0:
         return [units[0]]
     chosen = [u for s, _, u in sorted(scored, reverse=True)[:MAX_SENTENCES] if s >= best[0] * 0.6]
     order = {u: i for i, u in enumerate(units)}
-    first = best[2]
-    rest = sorted((u for u in chosen if u != first), key=order.get)
-    return [first, *rest]
+    rest = sorted((u for u in chosen if u != best[2]), key=order.get)
+    return [best[2], *rest]
 
 
 def mark(text: str, sentences: list[str]) -> list[tuple[str, bool]]:

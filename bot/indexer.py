@@ -35,6 +35,7 @@ KEEP_BUILDS = 2
 class BuildReport:
     passages: int
     articles: int
+    captions: int
     added: int
     removed: int
     encoded: int
@@ -92,7 +93,8 @@ def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress:
             encoded, cached = _write_vectors(work, passages, encoder, index_dir, progress, on_progress)
         ids = {p.passage_id for p in passages}
         report = BuildReport(
-            passages=len(passages), articles=len(articles), added=len(ids - previous), removed=len(previous - ids),
+            passages=len(passages), articles=sum(a.kind != "caption" for a in articles),
+            captions=sum(a.kind == "caption" for a in articles), added=len(ids - previous), removed=len(previous - ids),
             encoded=encoded, cached=cached, seconds=0.0, dense=encoder is not None, errors=errors,
         )
         report.seconds = round(time.perf_counter() - started, 2)
@@ -190,7 +192,7 @@ def _write_manifest(work: Path, corpus_dir: Path, encoder: Encoder | None, repor
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
         "corpus": corpus_fingerprint(corpus_dir),
-        "counts": {"articles": report.articles, "passages": report.passages, "user_words": len(segmenter.user_words),
+        "counts": {"articles": report.articles, "captions": report.captions, "passages": report.passages, "user_words": len(segmenter.user_words),
                    "errors": len(report.errors)},
         "timings": {"seconds": report.seconds},
         "encoded": report.encoded,

@@ -15,6 +15,7 @@ from bot.embed import Encoder
 from bot.indexer import current_path, index_text
 from bot.passages import Passage
 from bot.segment import Segmenter, content_chars
+from bot.text import counts, measure_words
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -34,6 +35,7 @@ class Tuning:
     bm25: float = 0.6
     dense: float = 0.8
     article: float = 0.0
+    answer_type: float = 0.0
     # answer only when w·(coverage, char coverage, dense z) + bias ≥ 0
     w_coverage: float = 0.805
     w_chars: float = 9.269
@@ -160,6 +162,8 @@ class Searcher:
         else:
             dense.scores[candidates] = np.vstack([index.vectors.reconstruct(int(i)) for i in candidates]) @ dense.query
         scores = self._fuse(candidates, bm25, dense, index, mode)
+        if mode == "hybrid" and self.tuning.answer_type:
+            scores = scores + self.tuning.answer_type * self._answer_type(question, candidates, index)
         order = candidates[np.argsort(-scores, kind="stable")]
         ranked = order[:k]
         hits = [Hit(index.passages[i], float(s), float(bm25[i]), float(dense.scores[i]) if dense else 0.0)
@@ -213,6 +217,14 @@ class Searcher:
             top = max(max(best.values()), 1e-9)
             combined = combined + t.article * np.array([best[index.passages[i].article_id] / top for i in cand])
         return combined
+
+    @staticmethod
+    def _answer_type(question: str, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
+        """“几台/多少盏” questions lift passages that state a count in that measure word."""
+        pattern = counts(measure_words(question))
+        if pattern is None:
+            return np.zeros(len(cand), dtype=np.float32)
+        return np.array([bool(pattern.search(index.passages[i].text)) for i in cand], dtype=np.float32)
 
     def _evidence(self, question: str, tokens: list[str], hits: list[Hit], bm25: np.ndarray,
                   dense: DenseView | None, index: SearchIndex) -> Evidence:

@@ -14,3 +14,19 @@ def split_sentences(text: str) -> list[str]:
 def squash(text: str) -> str:
     """All whitespace removed: how eval compares gold substrings with passages."""
     return re.sub(r"\s+", "", text)
+
+
+_MEASURE = re.compile(r"(?:几|多少)个?([\u4e00-\u9fff])")
+_MEASURE_ALIASES = {"钱": "元"}
+
+
+def measure_words(question: str) -> set[str]:
+    """“多少盏路灯” asks for a count of 盏: text with “1687盏” has the answer type wanted."""
+    return {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)}
+
+
+def counts(measures: set[str]) -> re.Pattern | None:
+    """Matches a number followed by one of the measure words (“8.6万余户”, “1600余份”)."""
+    if not measures:
+        return None
+    return re.compile(rf"\d[\d.,]*\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{'|'.join(map(re.escape, measures))})")

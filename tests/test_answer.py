@@ -1,4 +1,5 @@
 from bot.answer import answer, check_question, mark, pick_sentences, sentence_units
+from bot.text import measure_words
 from bot.segment import Segmenter
 
 JINXIANG = ("自派驻以来，全县各级第一书记累计走访群众8.6万余户，慰问困难党员群众2356户，新修道路60.9公里，"
@@ -11,9 +12,14 @@ def test_short_lead_in_travels_with_next_sentence():
 
 
 def test_count_question_picks_the_sentence_with_the_number():
-    seg = Segmenter()
-    picked = pick_sentences("金乡安装了多少盏路灯？", set(seg.tokens("金乡安装了多少盏路灯？")), JINXIANG, seg.tokens)
+    picked = pick_sentences("金乡安装了多少盏路灯？", JINXIANG, Segmenter().tokens)
     assert "1687盏" in picked[0]
+
+
+def test_measure_word_of_the_question_decides_between_numbers():
+    assert measure_words("服务队调来了几台收割机？") == {"台"}
+    text = "为加快进度，服务队积极协调有关部门调集收割机，确保应收尽收。秋收以来，共协调农用收割机5台，农用机车17辆。"
+    assert "5台" in pick_sentences("服务队调来了几台收割机？", text, Segmenter().tokens)[0]
 
 
 def test_mark_bolds_only_the_answer_in_place():

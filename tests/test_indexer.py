@@ -35,7 +35,7 @@ def _fresh_corpus(tmp_path: Path) -> Path:
 def test_build_writes_manifest_and_swaps_current(tmp_path, encoder):
     corpus, index = _fresh_corpus(tmp_path), tmp_path / "index"
     report = build_index(corpus, index, encoder, progress=False)
-    assert report.articles == 8 and report.passages > 30 and report.dense
+    assert (report.articles, report.captions) == (6, 2) and report.passages > 30 and report.dense
     manifest = read_manifest(index)
     assert manifest["model"]["fingerprint"] == encoder.fingerprint
     assert SEED.name in manifest["corpus"]
@@ -62,7 +62,7 @@ def test_broken_file_is_reported_and_rest_builds(tmp_path, encoder):
     (corpus / "broken.jsonl").write_text("{not json\n", encoding="utf-8")
     (corpus / "empty.txt").write_text("", encoding="utf-8")
     report = build_index(corpus, index, encoder, progress=False)
-    assert report.articles == 8
+    assert (report.articles, report.captions) == (6, 2)
     named = " ".join(str(e) for e in report.errors)
     assert "broken.jsonl" in named and "empty.txt" in named
 
