@@ -16,17 +16,20 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-_MEASURE = re.compile(r"(?:几|多少)个?([\u4e00-\u9fff])")
+_MEASURE = re.compile(r"(?:几|多少)([\u4e00-\u9fff])")
 _MEASURE_ALIASES = {"钱": "元"}
+MEASURE_WORDS = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头亩斤吨元米年月天日届批套册件支本张间栋株棵期轮组队岁号")
 
 
 def measure_words(question: str) -> set[str]:
     """“多少盏路灯” asks for a count of 盏: text with “1687盏” has the answer type wanted."""
-    return {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)}
+    found = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)}
+    return found & MEASURE_WORDS
 
 
 def counts(measures: set[str]) -> re.Pattern | None:
     """Matches a number followed by one of the measure words (“8.6万余户”, “1600余份”)."""
     if not measures:
         return None
-    return re.compile(rf"\d[\d.,]*\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{'|'.join(map(re.escape, measures))})")
+    number = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
+    return re.compile(rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{'|'.join(map(re.escape, measures))})")

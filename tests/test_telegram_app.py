@@ -530,7 +530,8 @@ async def test_reindex_progress_is_throttled(daily_core: Core, monkeypatch) -> N
         for done in range(1, 11):
             time.sleep(0.1)
             on_progress(done, 10)
-        return BuildReport(passages=37, articles=8, added=0, removed=0, encoded=10, cached=27, seconds=1.0, dense=True)
+        return BuildReport(passages=37, articles=6, captions=2, added=0, removed=0, encoded=10, cached=27, seconds=1.0,
+                           dense=True)
 
     monkeypatch.setattr(telegram_app, "PROGRESS_EVERY", 0.25)
     monkeypatch.setattr(daily_core, "rebuild", slow_rebuild)
