@@ -1,10 +1,11 @@
 """Builds the keyword and vector indexes into a fresh folder, then swaps a symlink: readers never see half a build."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
-import fcntl
 import shutil
 import tempfile
 import time
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
-import logging
 import faiss
 import numpy as np
 from tqdm import tqdm
@@ -29,6 +29,7 @@ BUILDS = "builds"
 HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
+FORMAT = 2  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 
 @dataclass
@@ -70,7 +71,8 @@ def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -
     manifest = read_manifest(index_dir)
     if manifest is None:
         return True
-    return manifest["corpus"] != corpus_fingerprint(corpus_dir) or manifest["model"]["fingerprint"] != model_fingerprint
+    return (manifest.get("format") != FORMAT or manifest["corpus"] != corpus_fingerprint(corpus_dir)
+            or manifest["model"]["fingerprint"] != model_fingerprint)
 
 
 def build_index(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool = True,
@@ -189,6 +191,7 @@ def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:
 def _write_manifest(work: Path, corpus_dir: Path, encoder: Encoder | None, report: BuildReport,
                     segmenter: Segmenter) -> None:
     manifest = {
+        "format": FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
         "corpus": corpus_fingerprint(corpus_dir),
