@@ -35,7 +35,7 @@ def rows_for(searcher: Searcher, questions, tuning: Tuning) -> list[dict]:
         result = searcher.search(q.question, k=10)
         e = result.evidence
         rows.append({"id": q.id, "answerable": bool(q.gold), "rank": first_hit_rank(result, q.gold) if q.gold else None,
-                     "features": [e.coverage, e.char_coverage, e.dense_z, float(e.agree)]})
+                     "features": [e.coverage, e.char_coverage, e.dense_z]})
     return rows
 
 
@@ -68,7 +68,7 @@ def fit_refusal(searchers: dict[str, Searcher], dev, tuning: Tuning) -> None:
     from sklearn.linear_model import LogisticRegression
 
     rows = [r for s in searchers.values() for r in rows_for(s, dev, tuning)]
-    x = np.array([r["features"][:3] for r in rows])
+    x = np.array([r["features"] for r in rows])
     y = np.array([r["answerable"] for r in rows])
     model = LogisticRegression(class_weight={True: 1.0, False: 3.0}, C=10.0).fit(x, y)
     weights, bias = model.coef_[0], model.intercept_[0]

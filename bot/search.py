@@ -76,7 +76,6 @@ class Evidence:
     coverage: float = 0.0
     char_coverage: float = 0.0
     dense_z: float = 0.0
-    agree: bool = False
     count_found: bool = True
 
 
@@ -101,11 +100,7 @@ class SearchIndex:
     manifest: dict
     idf: dict[str, float] = field(default_factory=dict)
     background: np.ndarray | None = None
-
-    @property
-    def max_idf(self) -> float:
-        return self._max_idf
-
+    max_idf: float = 1.0
 
     @classmethod
     def load(cls, index_dir: Path) -> "SearchIndex":
@@ -119,15 +114,10 @@ class SearchIndex:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         index = cls(path, passages, Segmenter.load(path / "userdict.txt"), bm25, vectors, manifest)
         index.idf = _idf(bm25, len(passages)) if bm25 is not None else {}
-        index._max_idf = max(index.idf.values(), default=1.0)
+        index.max_idf = max(index.idf.values(), default=1.0)
         index.background = _background(vectors) if vectors is not None else None
         return index
 
-    def articles(self) -> dict[str, list[int]]:
-        groups: dict[str, list[int]] = {}
-        for i, passage in enumerate(self.passages):
-            groups.setdefault(passage.article_id, []).append(i)
-        return groups
 
 
 def _idf(bm25: bm25s.BM25, n_docs: int) -> dict[str, float]:
@@ -173,7 +163,7 @@ class Searcher:
         ranked = order[:k]
         hits = [Hit(index.passages[i], float(s), float(bm25[i]), float(dense.scores[i]) if dense else 0.0)
                 for i, s in zip(ranked, np.sort(scores)[::-1][:k])]
-        evidence = self._evidence(question, tokens, hits, bm25, dense, index)
+        evidence = self._evidence(question, tokens, hits, dense, index)
         pattern = counts(measure_words(question))
         evidence.count_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:COUNT_DEPTH])
         abstained = self._refuse(evidence, dense is not None)
@@ -233,8 +223,8 @@ class Searcher:
             return np.zeros(len(cand), dtype=np.float32)
         return np.array([bool(pattern.search(index.passages[i].text)) for i in cand], dtype=np.float32)
 
-    def _evidence(self, question: str, tokens: list[str], hits: list[Hit], bm25: np.ndarray,
-                  dense: DenseView | None, index: SearchIndex) -> Evidence:
+    def _evidence(self, question: str, tokens: list[str], hits: list[Hit], dense: DenseView | None,
+                  index: SearchIndex) -> Evidence:
         if not hits:
             return Evidence()
         text = index_text(hits[0].passage)
@@ -246,9 +236,7 @@ class Searcher:
         chars = len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
         if dense is None:
             return Evidence(coverage, chars)
-        dense_z = (max(h.dense for h in hits) - dense.mean) / dense.std
-        agree = int(np.argmax(bm25)) in set(np.argpartition(-dense.scores, min(10, len(bm25) - 1))[:10].tolist())
-        return Evidence(coverage, chars, dense_z, agree)
+        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std)
 
     def _refuse(self, evidence: Evidence, has_dense: bool) -> bool:
         """“嘉祥县有多少人口？” with no count of 人 in any hit is not answered, however close the topic."""
