@@ -46,7 +46,7 @@ def attach_vectors(index: SearchIndex, encoder) -> int:
     matrix = rng.standard_normal((len(texts), encoder.dim)).astype(np.float32)
     real = 0
     for row, text in enumerate(texts):
-        vector = found.get(cache.key(text))
+        vector = found.get(text)
         if vector is not None:
             matrix[row] = vector
             real += 1

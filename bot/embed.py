@@ -50,7 +50,7 @@ def resolve_model(name: str, models_dir: Path) -> str | None:
 
 
 def load_encoder(name: str, models_dir: Path, batch_size: int = 32) -> Encoder | None:
-    """None (keyword-only search) when no model can be loaded; the caller says so once."""
+    """None (keyword-only search) when no model can be loaded, with one warning saying why."""
     target = resolve_model(name, models_dir)
     if target is None:
         log.warning("未找到向量模型 %s（models/ 下没有），仅使用关键词检索。运行 make model 可安装。", name)
@@ -96,13 +96,15 @@ class EmbeddingCache:
         return hashlib.sha256(f"{self.fingerprint}\n{text}".encode()).hexdigest()
 
     def get_many(self, texts: list[str]) -> dict[str, np.ndarray]:
-        keys = [self.key(t) for t in texts]
+        """The cached vectors of those texts that have one, keyed by text."""
+        by_key = {self.key(t): t for t in texts}
+        keys = list(by_key)
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for key, blob in self.db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+                found[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, texts: list[str], vectors: np.ndarray) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot.answer import Answer
+from bot.search import SearchResult
 from bot.text import squash
 
 
@@ -27,7 +28,7 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def first_hit_rank(result: Answer, gold: list[str]) -> int | None:
+def first_hit_rank(result: Answer | SearchResult, gold: list[str]) -> int | None:
     wanted = [squash(g) for g in gold]
     for rank, hit in enumerate(result.hits, start=1):
         text = squash(hit.passage.text)

@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ BUILDS = "builds"
 HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
+Progress = Callable[[int, int], None] | None
 FORMAT = 2  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 
@@ -76,13 +78,14 @@ def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -
 
 
 def build_index(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool = True,
-                on_progress=None) -> BuildReport:
+                on_progress: Progress = None) -> BuildReport:
     """on_progress(done, total) lets a chat show how far the encode has got."""
     with build_lock(index_dir):
         return _build(corpus_dir, index_dir, encoder, progress, on_progress)
 
 
-def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool, on_progress) -> BuildReport:
+def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool,
+           on_progress: Progress) -> BuildReport:
     started = time.perf_counter()
     articles, errors = load_corpus(corpus_dir)
     passages = build_passages(articles)
@@ -153,24 +156,24 @@ def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segme
 
 
 def _write_vectors(work: Path, passages: list[Passage], encoder: Encoder, index_dir: Path, progress: bool,
-                   on_progress) -> tuple[int, int]:
+                   on_progress: Progress) -> tuple[int, int]:
     texts = [index_text(p) for p in passages]
     cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite3", encoder.fingerprint)
     try:
         found = cache.get_many(texts)
-        missing = [t for t in dict.fromkeys(texts) if cache.key(t) not in found]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         batch = 256
         bar = tqdm(total=len(missing), desc="编码段落", unit="段", disable=not progress)
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
             vectors = encoder.encode_passages(chunk)
             cache.put_many(chunk, vectors)
-            found.update(zip((cache.key(t) for t in chunk), vectors))
+            found.update(zip(chunk, vectors))
             bar.update(len(chunk))
             if on_progress:
                 on_progress(start + len(chunk), len(missing))
         bar.close()
-        matrix = np.stack([found[cache.key(t)] for t in texts]) if texts else np.zeros((0, encoder.dim), "float32")
+        matrix = np.stack([found[t] for t in texts]) if texts else np.zeros((0, encoder.dim), "float32")
     finally:
         cache.close()
     faiss.write_index(make_faiss_index(matrix.astype(np.float32), encoder.dim), str(work / "vectors.faiss"))

@@ -131,7 +131,7 @@ def _background(vectors: faiss.Index) -> np.ndarray:
     """A fixed sample of passage vectors: the cosine a question gets from unrelated text, per question."""
     n = vectors.ntotal
     ids = np.random.default_rng(0).choice(n, size=min(n, BACKGROUND_SAMPLE), replace=False)
-    return np.vstack([vectors.reconstruct(int(i)) for i in np.sort(ids)]) if n else np.zeros((0, vectors.d), "float32")
+    return vectors.reconstruct_batch(np.sort(ids)) if n else np.zeros((0, vectors.d), "float32")
 
 
 class Searcher:
@@ -155,7 +155,7 @@ class Searcher:
         if dense is None:
             mode = "bm25"
         else:
-            dense.scores[candidates] = np.vstack([index.vectors.reconstruct(int(i)) for i in candidates]) @ dense.query
+            dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query
         scores = self._fuse(candidates, bm25, dense, index, mode)
         if mode == "hybrid" and self.tuning.answer_type:
             scores = scores + self.tuning.answer_type * self._answer_type(question, candidates, index)
