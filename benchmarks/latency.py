@@ -1,8 +1,8 @@
 """answer() latency at scale (default 60k passages), query encoding included.
 
 python benchmarks/latency.py [--passages 60000]
-The keyword index is real (seed + law paragraphs). Dense vectors come from the benchmark embedding cache where
-a passage was encoded before (benchmarks/quality.py encodes ~10.5k); the rest are random unit vectors, because
+The keyword index is real (seed + law paragraphs). Dense passage and sentence vectors come from the benchmark
+embedding cache where a text was encoded before (benchmarks/quality.py encodes ~22k); the rest are random unit vectors, because
 encoding 50k more passages takes about an hour on this 2-core box. Exact (flat) inner-product search costs the
 same whatever the values, so the timing is that of the real code path; the quality numbers are not measured here.
 """
@@ -23,7 +23,7 @@ from datasets import LAWS, ROOT, SEED_QA, WORK, law_articles, missing, seed_corp
 from bot.answer import answer  # noqa: E402
 from bot.embed import EmbeddingCache, load_encoder  # noqa: E402
 from bot.evaluate import load_questions  # noqa: E402
-from bot.indexer import build_index, index_text, is_stale  # noqa: E402
+from bot.indexer import build_index, index_text, is_stale, sentence_texts  # noqa: E402
 from bot.search import SearchIndex, Searcher, _background  # noqa: E402
 
 
@@ -39,23 +39,28 @@ def corpus_of(passages: int) -> Path:
 
 
 def attach_vectors(index: SearchIndex, encoder) -> int:
+    """Passage and sentence vectors: cached ones where the 10k benchmark encoded them, random unit vectors else."""
     cache = EmbeddingCache(WORK / "seed_laws10k" / "index" / "cache" / "embeddings.sqlite3", encoder.fingerprint)
     texts = [index_text(p) for p in index.passages]
-    found = cache.get_many(texts)
+    groups = [sentence_texts(p) for p in index.passages]
+    sentences = [t for group in groups for t in group]
+    found = cache.get_many(list(dict.fromkeys(texts + sentences)))
     rng = np.random.default_rng(0)
-    matrix = rng.standard_normal((len(texts), encoder.dim)).astype(np.float32)
-    real = 0
-    for row, text in enumerate(texts):
-        vector = found.get(text)
-        if vector is not None:
-            matrix[row] = vector
-            real += 1
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def matrix_of(rows: list[str]) -> np.ndarray:
+        matrix = rng.standard_normal((len(rows), encoder.dim)).astype(np.float32)
+        for row, text in enumerate(rows):
+            if text in found:
+                matrix[row] = found[text]
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
     flat = faiss.IndexFlatIP(encoder.dim)
-    flat.add(matrix)
+    flat.add(matrix_of(texts))
     index.vectors = flat
     index.background = _background(flat)
-    return real
+    index.sentences = matrix_of(sentences).astype(np.float16)
+    index.sentence_offsets = np.cumsum([0, *map(len, groups)]).astype(np.int64)
+    return sum(t in found for t in texts)
 
 
 def main() -> None:

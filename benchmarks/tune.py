@@ -35,13 +35,14 @@ def rows_for(searcher: Searcher, questions, tuning: Tuning) -> list[dict]:
         result = searcher.search(q.question, k=10)
         e = result.evidence
         rows.append({"id": q.id, "answerable": bool(q.gold), "rank": first_hit_rank(result, q.gold) if q.gold else None,
-                     "features": [e.coverage, e.char_coverage, e.dense_z]})
+                     "features": [e.coverage, e.char_coverage, e.dense_z, e.sentence_z]})
     return rows
 
 
-def r1(rows: list[dict]) -> float:
-    answerable = [r for r in rows if r["answerable"]]
-    return sum(r["rank"] == 1 for r in answerable) / max(len(answerable), 1)
+def r1_mrr(rows: list[dict]) -> tuple[float, float]:
+    ranks = [r["rank"] for r in rows if r["answerable"]]
+    n = max(len(ranks), 1)
+    return sum(r == 1 for r in ranks) / n, sum(1 / r for r in ranks if r) / n
 
 
 def main() -> None:
@@ -53,13 +54,15 @@ def main() -> None:
     dev = [q for q in questions if splits[q.id] == "dev"]
     searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
     best = None
-    grid = itertools.product((0.6, 0.8, 1.0), (0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.15, 0.3), (0.0, 0.1, 0.2, 0.3))
-    for b, d, a, at in grid:
-        tuning = replace(OPEN, bm25=b, dense=d, article=a, answer_type=at)
-        score = sum(r1(rows_for(s, dev, tuning)) for s in searchers.values())
-        if best is None or score > best[0] + 1e-9:
+    # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
+    grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8), (0.0, 0.1, 0.2, 0.3))
+    for d, sent, at in grid:
+        tuning = replace(OPEN, bm25=0.6, dense=d, sentence=sent, answer_type=at)
+        score = tuple(map(sum, zip(*(r1_mrr(rows_for(s, dev, tuning)) for s in searchers.values()))))
+        if best is None or score > best[0]:
             best = (score, tuning)
-            print(f"fusion bm25={b} dense={d} article={a} answer_type={at}: dev R@1 sum {score:.3f}", flush=True)
+            print(f"fusion dense={d} sentence={sent} answer_type={at}: dev R@1 sum {score[0]:.3f}, MRR sum "
+                  f"{score[1]:.3f}", flush=True)
     tuning = best[1]
     fit_refusal(searchers, dev, tuning)
 
@@ -76,7 +79,7 @@ def fit_refusal(searchers: dict[str, Searcher], dev, tuning: Tuning) -> None:
     # refuse below the largest threshold that still answers ≥ 98 % of answerable dev questions
     cut = float(np.quantile(margins[y], 0.02)) - 1e-6
     print(f"refusal weights coverage={weights[0]:.3f} chars={weights[1]:.3f} dense_z={weights[2]:.3f} "
-          f"bias={bias - cut:.3f}")
+          f"sentence_z={weights[3]:.3f} bias={bias - cut:.3f}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 
 from bot.passages import Passage
 from bot.search import Hit, Searcher
-from bot.text import counts, measure_words, split_sentences
+from bot.text import counts, measure_words, sentence_units
 
 MAX_SENTENCES = 3
-HEADING_CHARS = 14
-LEAD_CHARS = 24
+SENTENCE_DENSE = 24.0  # per unit of cosine; units of one passage differ by ~0.01–0.05
 _COUNT_QUESTION = re.compile(r"多少|几|多长|多大|多久|多高|数量|规模")
 _HAS_NUMBER = re.compile(r"\d")
 _VISIBLE = re.compile(r"[\w\u4e00-\u9fff]", re.U)
@@ -68,29 +67,14 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
     index = searcher.index
-    sentences = pick_sentences(question, result.hits[0].passage.text, index.segmenter.tokens, index.idf)
+    top = result.hits[0]
+    sentences = pick_sentences(question, top.passage.text, index.segmenter.tokens, index.idf, top.sentences)
     return Answer(question, False, "", sentences, result.hits)
 
 
-def sentence_units(text: str) -> list[str]:
-    """A lead-in like “实行“3+1”帮带制。” says nothing alone; it travels with the sentence after it."""
-    units: list[str] = []
-    carry = ""
-    for position, sentence in enumerate(split_sentences(text)):
-        if len(sentence) <= (LEAD_CHARS if position == 0 else HEADING_CHARS):
-            carry += sentence
-            continue
-        units.append(carry + sentence)
-        carry = ""
-    if carry and units:
-        units[-1] += carry
-    elif carry:
-        units.append(carry)
-    return units
-
-
 def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]],
-                   idf: dict[str, float] | None = None) -> list[str]:
+                   idf: dict[str, float] | None = None, cosines: list[float] | None = None) -> list[str]:
+    """Question words by IDF, the answer type, and (when given) each unit's cosine with the question."""
     units = sentence_units(text)
     if not units:
         return []
@@ -100,21 +84,23 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     total = sum(idf.get(t, default) for t in query) or 1.0
     count = counts(measure_words(question))
     wants_number = bool(_COUNT_QUESTION.search(question))
-    scored = []
-    for position, unit in enumerate(units):
-        score = sum(idf.get(t, default) for t in query & set(tokenize(unit)))
+    lexical = []
+    for unit in units:
+        score = sum(idf.get(t, default) for t in query & set(tokenize(unit))) / total
         if count and count.search(unit):
-            score += 0.5 * total
+            score += 0.5
         elif wants_number and _HAS_NUMBER.search(unit):
-            score += 0.15 * total
-        scored.append((score, -position, unit))
-    best = max(scored)
-    if best[0] <= 0:
+            score += 0.15
+        lexical.append(score)
+    dense = [0.0] * len(units)
+    if cosines and len(cosines) == len(units):
+        dense = [SENTENCE_DENSE * (c - max(cosines)) for c in cosines]
+    scored = sorted(((lex + d, -position) for position, (lex, d) in enumerate(zip(lexical, dense))), reverse=True)
+    best = -scored[0][1]
+    if lexical[best] <= 0 and not any(dense):
         return [units[0]]
-    chosen = [u for s, _, u in sorted(scored, reverse=True)[:MAX_SENTENCES] if s >= best[0] * 0.6]
-    order = {u: i for i, u in enumerate(units)}
-    rest = sorted((u for u in chosen if u != best[2]), key=order.get)
-    return [best[2], *rest]
+    extra = sorted(-p for _, p in scored[1:MAX_SENTENCES] if lexical[-p] >= lexical[best] * 0.6 and lexical[-p] > 0)
+    return [units[best], *(units[p] for p in extra)]
 
 
 def mark(text: str, sentences: list[str]) -> list[tuple[str, bool]]:

@@ -24,6 +24,7 @@ from bot.ingest import load_corpus
 from bot.ingest.records import IngestError
 from bot.passages import Passage, build_passages
 from bot.segment import Segmenter, learn_terms
+from bot.text import sentence_units
 
 CURRENT = "current"
 BUILDS = "builds"
@@ -31,7 +32,7 @@ HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
 Progress = Callable[[int, int], None] | None
-FORMAT = 2  # bump when passages, tokens or index files change meaning, so old indexes count as stale
+FORMAT = 3  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 
 @dataclass
@@ -140,6 +141,11 @@ def index_text(passage: Passage) -> str:
     return f"{passage.context}\n{passage.text}"
 
 
+def sentence_texts(passage: Passage) -> list[str]:
+    """Each answer unit with the passage's context: a one-sentence passage encodes once, as itself."""
+    return [f"{passage.context}\n{unit}" for unit in sentence_units(passage.text)] or [index_text(passage)]
+
+
 def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segmenter:
     places = {a.place for a in articles if a.place}
     segmenter = Segmenter(learn_terms((p.text for p in passages), extra=places))
@@ -157,13 +163,16 @@ def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segme
 
 def _write_vectors(work: Path, passages: list[Passage], encoder: Encoder, index_dir: Path, progress: bool,
                    on_progress: Progress) -> tuple[int, int]:
+    """Passages go to FAISS; their sentence units (sentences.npy, rows per passage in offsets) rank sentences."""
     texts = [index_text(p) for p in passages]
+    units = [sentence_texts(p) for p in passages]
+    wanted = list(dict.fromkeys([*texts, *(u for group in units for u in group)]))
     cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite3", encoder.fingerprint)
     try:
-        found = cache.get_many(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        found = cache.get_many(wanted)
+        missing = [t for t in wanted if t not in found]
         batch = 256
-        bar = tqdm(total=len(missing), desc="编码段落", unit="段", disable=not progress)
+        bar = tqdm(total=len(missing), desc="编码段落和句子", unit="句", disable=not progress)
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
             vectors = encoder.encode_passages(chunk)
@@ -173,11 +182,16 @@ def _write_vectors(work: Path, passages: list[Passage], encoder: Encoder, index_
             if on_progress:
                 on_progress(start + len(chunk), len(missing))
         bar.close()
-        matrix = np.stack([found[t] for t in texts]) if texts else np.zeros((0, encoder.dim), "float32")
     finally:
         cache.close()
-    faiss.write_index(make_faiss_index(matrix.astype(np.float32), encoder.dim), str(work / "vectors.faiss"))
-    return len(missing), len(texts) - len(missing)
+    faiss.write_index(make_faiss_index(_stack(found, texts, encoder.dim), encoder.dim), str(work / "vectors.faiss"))
+    np.save(work / "sentences.npy", _stack(found, [u for group in units for u in group], encoder.dim).astype(np.float16))
+    np.save(work / "sentence_offsets.npy", np.cumsum([0, *map(len, units)]).astype(np.int64))
+    return len(missing), len(wanted) - len(missing)
+
+
+def _stack(found: dict[str, np.ndarray], texts: list[str], dim: int) -> np.ndarray:
+    return np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, dim), "float32")
 
 
 def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:

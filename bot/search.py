@@ -35,14 +35,15 @@ class Tuning:
     """Fusion and refusal weights, fitted on the dev questions by benchmarks/tune.py."""
 
     bm25: float = 0.6
-    dense: float = 0.8
-    article: float = 0.0
-    answer_type: float = 0.2
-    # answer only when w·(coverage, char coverage, dense z) + bias ≥ 0
-    w_coverage: float = 0.675
-    w_chars: float = 9.694
-    w_dense_z: float = 0.091
-    bias: float = -6.254
+    dense: float = 0.6
+    sentence: float = 0.2
+    answer_type: float = 0.1
+    # answer only when w·(coverage, char coverage, dense z, sentence z) + bias ≥ 0
+    w_coverage: float = 0.273
+    w_chars: float = 10.824
+    w_dense_z: float = -1.502
+    w_sentence_z: float = 1.611
+    bias: float = -7.264
     keyword_only_min_chars: float = 0.7
 
 
@@ -52,6 +53,7 @@ class Hit:
     score: float
     bm25: float = 0.0
     dense: float = 0.0
+    sentences: list[float] = field(default_factory=list)  # cosine of each sentence unit, in text order
 
     def to_dict(self) -> dict:
         p = self.passage
@@ -76,6 +78,7 @@ class Evidence:
     coverage: float = 0.0
     char_coverage: float = 0.0
     dense_z: float = 0.0
+    sentence_z: float = 0.0
     count_found: bool = True
 
 
@@ -101,6 +104,8 @@ class SearchIndex:
     idf: dict[str, float] = field(default_factory=dict)
     background: np.ndarray | None = None
     max_idf: float = 1.0
+    sentences: np.ndarray | None = None
+    sentence_offsets: np.ndarray | None = None
 
     @classmethod
     def load(cls, index_dir: Path) -> "SearchIndex":
@@ -116,7 +121,19 @@ class SearchIndex:
         index.idf = _idf(bm25, len(passages)) if bm25 is not None else {}
         index.max_idf = max(index.idf.values(), default=1.0)
         index.background = _background(vectors) if vectors is not None else None
+        if (path / "sentences.npy").exists():
+            index.sentences = np.load(path / "sentences.npy", mmap_mode="r")
+            index.sentence_offsets = np.load(path / "sentence_offsets.npy")
         return index
+
+    def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
+        """Per passage, the cosine of each of its sentence units with the question."""
+        if self.sentences is None or not len(ids):
+            return [np.zeros(0, dtype=np.float32) for _ in ids]
+        starts, ends = self.sentence_offsets[ids], self.sentence_offsets[ids + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        cosines = np.asarray(self.sentences[rows], dtype=np.float32) @ query
+        return np.split(cosines, np.cumsum(ends - starts)[:-1])
 
 
 
@@ -125,6 +142,11 @@ def _idf(bm25: bm25s.BM25, n_docs: int) -> dict[str, float]:
     df = np.diff(indptr)
     return {token: math.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5)) for token, i in bm25.vocab_dict.items()
             if i < len(df)}
+
+
+def _above_background(scores: np.ndarray, mean: float) -> np.ndarray:
+    """Cosines rescaled so the corpus background is 0 and this question's best candidate is 1."""
+    return (scores - mean) / max(float(scores.max(initial=mean)) - mean, 1e-6)
 
 
 def _background(vectors: faiss.Index) -> np.ndarray:
@@ -152,17 +174,18 @@ class Searcher:
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
+        sentences = [np.zeros(0, dtype=np.float32)] * len(candidates)
         if dense is None:
             mode = "bm25"
         else:
             dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query
-        scores = self._fuse(candidates, bm25, dense, index, mode)
+            sentences = index.sentence_cosines(candidates, dense.query)
+        scores = self._fuse(candidates, bm25, dense, sentences, mode)
         if mode == "hybrid" and self.tuning.answer_type:
             scores = scores + self.tuning.answer_type * self._answer_type(question, candidates, index)
-        order = candidates[np.argsort(-scores, kind="stable")]
-        ranked = order[:k]
-        hits = [Hit(index.passages[i], float(s), float(bm25[i]), float(dense.scores[i]) if dense else 0.0)
-                for i, s in zip(ranked, np.sort(scores)[::-1][:k])]
+        ranked = np.argsort(-scores, kind="stable")[:k]
+        hits = [Hit(index.passages[candidates[r]], float(scores[r]), float(bm25[candidates[r]]),
+                    float(dense.scores[candidates[r]]) if dense else 0.0, sentences[r].tolist()) for r in ranked]
         evidence = self._evidence(question, tokens, hits, dense, index)
         pattern = counts(measure_words(question))
         evidence.count_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:COUNT_DEPTH])
@@ -195,7 +218,7 @@ class Searcher:
             pool |= set(np.argpartition(-dense.scores, top - 1)[:top].tolist())
         return np.array(sorted(pool), dtype=np.int64)
 
-    def _fuse(self, cand: np.ndarray, bm25: np.ndarray, dense: DenseView | None, index: SearchIndex,
+    def _fuse(self, cand: np.ndarray, bm25: np.ndarray, dense: DenseView | None, sentences: list[np.ndarray],
               mode: str) -> np.ndarray:
         b = bm25[cand] / max(float(bm25.max(initial=0.0)), 1e-9)
         if mode == "bm25" or dense is None:
@@ -203,16 +226,11 @@ class Searcher:
         d_raw = dense.scores[cand]
         if mode == "dense":
             return d_raw
-        d = (d_raw - dense.mean) / max(float(d_raw.max()) - dense.mean, 1e-6)
         t = self.tuning
-        combined = t.bm25 * b + t.dense * d
-        if t.article:
-            best: dict[str, float] = {}
-            for i, s in zip(cand, combined):
-                aid = index.passages[i].article_id
-                best[aid] = max(best.get(aid, -1e9), float(s))
-            top = max(max(best.values()), 1e-9)
-            combined = combined + t.article * np.array([best[index.passages[i].article_id] / top for i in cand])
+        combined = t.bm25 * b + t.dense * _above_background(d_raw, dense.mean)
+        if t.sentence:
+            best = np.array([s.max(initial=dense.mean) for s in sentences], dtype=np.float32)
+            combined = combined + t.sentence * _above_background(best, dense.mean)
         return combined
 
     @staticmethod
@@ -236,7 +254,9 @@ class Searcher:
         chars = len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
         if dense is None:
             return Evidence(coverage, chars)
-        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std)
+        best_sentence = max((max(h.sentences, default=dense.mean) for h in hits), default=dense.mean)
+        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std,
+                        (best_sentence - dense.mean) / dense.std)
 
     def _refuse(self, evidence: Evidence, has_dense: bool) -> bool:
         """“嘉祥县有多少人口？” with no count of 人 in any hit is not answered, however close the topic."""
@@ -245,5 +265,6 @@ class Searcher:
             return True
         if not has_dense:
             return evidence.char_coverage < t.keyword_only_min_chars
-        margin = t.w_coverage * evidence.coverage + t.w_chars * evidence.char_coverage + t.w_dense_z * evidence.dense_z
+        margin = (t.w_coverage * evidence.coverage + t.w_chars * evidence.char_coverage
+                  + t.w_dense_z * evidence.dense_z + t.w_sentence_z * evidence.sentence_z)
         return margin + t.bias < 0

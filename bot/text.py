@@ -3,12 +3,31 @@ from __future__ import annotations
 
 import re
 
+HEADING_CHARS = 14
+LEAD_CHARS = 24
 _SENTENCE = re.compile(r".+?(?:[。！？!?；;]+[”’」』）)]*|…{1,2}[”’」』]*|$)", re.S)
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences keep their closing punctuation and quotes so they can be shown verbatim."""
     return [s for s in (m.group(0).strip() for m in _SENTENCE.finditer(text)) if s]
+
+
+def sentence_units(text: str) -> list[str]:
+    """A lead-in like “实行“3+1”帮带制。” says nothing alone; it travels with the sentence after it."""
+    units: list[str] = []
+    carry = ""
+    for position, sentence in enumerate(split_sentences(text)):
+        if len(sentence) <= (LEAD_CHARS if position == 0 else HEADING_CHARS):
+            carry += sentence
+            continue
+        units.append(carry + sentence)
+        carry = ""
+    if carry and units:
+        units[-1] += carry
+    elif carry:
+        units.append(carry)
+    return units
 
 
 def squash(text: str) -> str:

@@ -1,14 +1,9 @@
-from bot.answer import answer, check_question, mark, pick_sentences, sentence_units
-from bot.text import measure_words
+from bot.answer import answer, check_question, mark, pick_sentences
 from bot.segment import Segmenter
+from bot.text import measure_words
 
 JINXIANG = ("自派驻以来，全县各级第一书记累计走访群众8.6万余户，慰问困难党员群众2356户，新修道路60.9公里，"
             "安装路灯1687盏，有效提升了群众获得感和满意度。同时，建立第一书记日常考核+年度考核的“双考核”评价体系。")
-
-
-def test_short_lead_in_travels_with_next_sentence():
-    units = sentence_units("实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。其余内容在这里展开说明一下，并且给出更多的细节。")
-    assert units[0] == "实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。"
 
 
 def test_count_question_picks_the_sentence_with_the_number():
@@ -20,6 +15,20 @@ def test_measure_word_of_the_question_decides_between_numbers():
     assert measure_words("服务队调来了几台收割机？") == {"台"}
     text = "为加快进度，服务队积极协调有关部门调集收割机，确保应收尽收。秋收以来，共协调农用收割机5台，农用机车17辆。"
     assert "5台" in pick_sentences("服务队调来了几台收割机？", text, Segmenter().tokens)[0]
+
+
+def test_sentence_cosines_break_lexical_ties():
+    text = ("实行“3+1”帮带制。为每名新任第一书记确定1名镇街科级干部联系，形成多方支持的工作格局。"
+            "所帮扶镇街科级干部担任“村级导师”，传授农村工作经验，协助开展村里日常工作。")
+    question = "给新任第一书记联系的镇街科级干部起什么作用？"
+    assert "1名镇街科级干部联系" in pick_sentences(question, text, Segmenter().tokens)[0]
+    picked = pick_sentences(question, text, Segmenter().tokens, cosines=[0.86, 0.89])
+    assert "传授农村工作经验" in picked[0]
+
+
+def test_cosines_that_do_not_fit_the_units_are_ignored():
+    picked = pick_sentences("金乡安装了多少盏路灯？", JINXIANG, Segmenter().tokens, cosines=[0.9])
+    assert "1687盏" in picked[0]
 
 
 def test_mark_bolds_only_the_answer_in_place():

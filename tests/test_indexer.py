@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.indexer import build_index, current_path, is_stale, read_manifest
+from bot.indexer import build_index, current_path, index_text, is_stale, read_manifest, sentence_texts
 from bot.search import SearchIndex, Searcher
 from tests.conftest import ROOT, SEED
 
@@ -52,7 +52,10 @@ def test_incremental_rebuild_encodes_only_new_passages(tmp_path, encoder):
     assert is_stale(corpus, index, encoder.fingerprint)
     second = build_index(corpus, index, encoder, progress=False)
     assert second.added == 2 and second.removed == 0
-    assert second.encoded == 2 and second.cached == first.passages
+    new = [p for p in SearchIndex.load(index).passages if "微山" in p.title + p.text]
+    assert len(new) == 2
+    assert second.encoded == len({t for p in new for t in (index_text(p), *sentence_texts(p))})
+    assert second.cached == first.encoded + first.cached
     hits = Searcher(SearchIndex.load(index), encoder).search("微山县湖上党课开展了多少场？").hits
     assert "86场" in hits[0].passage.text
 

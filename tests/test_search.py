@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+from bot.text import sentence_units
 from tests.conftest import ROOT
 
 
@@ -17,6 +18,14 @@ def test_results_carry_metadata(seed_searcher):
     assert hit.passage.place == "金乡"
     assert hit.passage.title == "金乡实行“四制”工作法 打造高素质第一书记队伍"
     assert hit.passage.source == "000_20fd8c739f8a3408.txt"
+
+
+def test_hits_carry_a_cosine_per_sentence_unit(seed_searcher):
+    hits = seed_searcher.search("金乡如何对第一书记进行考核？", k=5).hits
+    assert any(len(h.sentences) > 1 for h in hits)
+    for hit in hits:
+        assert len(hit.sentences) == len(sentence_units(hit.passage.text))
+        assert all(0.5 < c <= 1.0 for c in hit.sentences)
 
 
 def test_out_of_corpus_question_abstains(seed_searcher):
