@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.passages import Passage
 from bot.search import Hit, Searcher
-from bot.text import counts, measure_words, sentence_units
+from bot.text import answer_pattern, sentence_units
 
 MAX_SENTENCES = 3
 SENTENCE_DENSE = 24.0  # per unit of cosine; units of one passage differ by ~0.01–0.05
@@ -82,7 +82,7 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     default = max(idf.values(), default=1.0)
     query = set(tokenize(question))
     total = sum(idf.get(t, default) for t in query) or 1.0
-    count = counts(measure_words(question))
+    count = answer_pattern(question)
     wants_number = bool(_COUNT_QUESTION.search(question))
     lexical = []
     for unit in units:

@@ -16,13 +16,13 @@ from bot.embed import Encoder
 from bot.indexer import current_path, index_text
 from bot.passages import Passage
 from bot.segment import Segmenter, content_chars
-from bot.text import counts, measure_words
+from bot.text import answer_pattern
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 CANDIDATES = 100
 BACKGROUND_SAMPLE = 2048
-COUNT_DEPTH = 5
+TYPE_DEPTH = 5
 MODES = ("bm25", "dense", "hybrid")
 
 
@@ -38,12 +38,10 @@ class Tuning:
     dense: float = 0.6
     sentence: float = 0.2
     answer_type: float = 0.1
-    # answer only when w·(coverage, char coverage, dense z, sentence z) + bias ≥ 0
-    w_coverage: float = 0.273
-    w_chars: float = 10.824
-    w_dense_z: float = -1.502
-    w_sentence_z: float = 1.611
-    bias: float = -7.264
+    # answer only when Σ weight·evidence feature + bias ≥ 0
+    refusal_features: tuple[str, ...] = ("char_coverage", "sentence_cos")
+    refusal_weights: tuple[float, ...] = (10.03, 5.23)
+    bias: float = -10.882
     keyword_only_min_chars: float = 0.7
 
 
@@ -75,11 +73,11 @@ class DenseView:
 class Evidence:
     """Why the searcher believes (or not) that the corpus answers the question."""
 
-    coverage: float = 0.0
-    char_coverage: float = 0.0
-    dense_z: float = 0.0
-    sentence_z: float = 0.0
-    count_found: bool = True
+    coverage: float = 0.0  # IDF-weighted share of the question's words in the top passage
+    char_coverage: float = 0.0  # share of the question's content characters in it
+    dense_z: float = 0.0  # best passage cosine, in background standard deviations
+    sentence_cos: float = 0.0  # best sentence-unit cosine among the hits
+    type_found: bool = True  # a count, size or year of the asked kind is stated in the top hits
 
 
 @dataclass
@@ -187,8 +185,8 @@ class Searcher:
         hits = [Hit(index.passages[candidates[r]], float(scores[r]), float(bm25[candidates[r]]),
                     float(dense.scores[candidates[r]]) if dense else 0.0, sentences[r].tolist()) for r in ranked]
         evidence = self._evidence(question, tokens, hits, dense, index)
-        pattern = counts(measure_words(question))
-        evidence.count_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:COUNT_DEPTH])
+        pattern = answer_pattern(question)
+        evidence.type_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:TYPE_DEPTH])
         abstained = self._refuse(evidence, dense is not None)
         return SearchResult(question, abstained, [] if abstained else hits, evidence)
 
@@ -235,8 +233,8 @@ class Searcher:
 
     @staticmethod
     def _answer_type(question: str, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
-        """“几台/多少盏” questions lift passages that state a count in that measure word."""
-        pattern = counts(measure_words(question))
+        """“几台/多少盏/多长/哪一年” questions lift passages that state a count, size or year of that kind."""
+        pattern = answer_pattern(question)
         if pattern is None:
             return np.zeros(len(cand), dtype=np.float32)
         return np.array([bool(pattern.search(index.passages[i].text)) for i in cand], dtype=np.float32)
@@ -254,17 +252,15 @@ class Searcher:
         chars = len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
         if dense is None:
             return Evidence(coverage, chars)
-        best_sentence = max((max(h.sentences, default=dense.mean) for h in hits), default=dense.mean)
-        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std,
-                        (best_sentence - dense.mean) / dense.std)
+        best_sentence = max((max(h.sentences, default=h.dense) for h in hits), default=dense.mean)
+        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std, best_sentence)
 
     def _refuse(self, evidence: Evidence, has_dense: bool) -> bool:
         """“嘉祥县有多少人口？” with no count of 人 in any hit is not answered, however close the topic."""
         t = self.tuning
-        if not evidence.count_found:
+        if not evidence.type_found:
             return True
         if not has_dense:
             return evidence.char_coverage < t.keyword_only_min_chars
-        margin = (t.w_coverage * evidence.coverage + t.w_chars * evidence.char_coverage
-                  + t.w_dense_z * evidence.dense_z + t.w_sentence_z * evidence.sentence_z)
+        margin = sum(w * getattr(evidence, f) for f, w in zip(t.refusal_features, t.refusal_weights))
         return margin + t.bias < 0

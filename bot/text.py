@@ -47,8 +47,45 @@ def measure_words(question: str) -> set[str]:
 
 
 def counts(measures: set[str]) -> re.Pattern | None:
-    """Matches a number followed by one of the measure words (“8.6万余户”, “1600余份”)."""
+    """Matches a number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
     if not measures:
         return None
-    number = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
-    return re.compile(rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{'|'.join(map(re.escape, measures))})")
+    return re.compile(_count_regex(measures))
+
+
+def _count_regex(measures) -> str:
+    number = r"(?<!\d)(?!(?:19|20)\d\d年)(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
+    units = "|".join(map(re.escape, sorted(measures, key=len, reverse=True)))
+    return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
+
+
+_QUANTITIES = (
+    (re.compile(r"多长时间|多久"), ("年", "个月", "月", "天", "日", "小时", "周")),
+    (re.compile(r"多长|多远"), ("公里", "千米", "米", "里")),
+    (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
+    (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
+)
+_HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一次")
+_EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
+_WHICH_YEAR = re.compile(r"哪一?年")
+_YEAR = r"(?:19|20)\d\d年"
+
+
+def answer_pattern(question: str) -> re.Pattern | None:
+    """What the answering text must contain for questions that ask for a count, size, frequency or year.
+
+    “多少盏路灯” wants “1687盏”, “多长的路” wants “60.9公里”, “多长时间…一次” wants “每季度”, “哪一年” wants “2018年”.
+    """
+    parts = []
+    measures = measure_words(question)
+    if measures:
+        parts.append(_count_regex(measures))
+    for asked, units in _QUANTITIES:
+        if asked.search(question):
+            parts.append(_count_regex(units))
+            break
+    if _HOW_OFTEN.search(question):
+        parts.append(_EVERY)
+    if _WHICH_YEAR.search(question):
+        parts.append(_YEAR)
+    return re.compile("|".join(parts)) if parts else None

@@ -1,4 +1,4 @@
-from bot.text import counts, measure_words, sentence_units, split_sentences
+from bot.text import answer_pattern, counts, measure_words, sentence_units, split_sentences
 
 
 def test_sentences_keep_closing_punctuation_and_quotes():
@@ -20,3 +20,23 @@ def test_count_pattern_follows_the_measure_word_of_the_question():
     assert pattern.search("安装路灯1687盏")
     assert not pattern.search("新修道路60.9公里")
     assert counts(measure_words("怎么开展的？")) is None
+
+
+def test_a_year_is_not_a_count_of_years():
+    pattern = counts(measure_words("第一书记的任期是几年？"))
+    assert pattern.search("任期2年")
+    assert not pattern.search("2021年以来")
+
+
+def test_answer_pattern_knows_size_frequency_and_year_questions():
+    cases = [
+        ("金乡第一书记修了多长的路？", "新修道路60.9公里", "组织1次现场观摩"),
+        ("梁山为帮扶村硬化了多大面积的地面？", "硬化地面24万平方米", "安装路灯1687盏"),
+        ("金乡多长时间组织第一书记去现场看一次？", "每季度组织1次现场观摩", "组织现场观摩"),
+        ("乡村振兴战略是哪一年提出的？", "2017年提出", "提出了3年"),
+    ]
+    for question, fits, does_not in cases:
+        pattern = answer_pattern(question)
+        assert pattern.search(fits), question
+        assert not pattern.search(does_not), question
+    assert answer_pattern("3+1帮带制是怎么运作的？") is None
