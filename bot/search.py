@@ -36,12 +36,12 @@ class Tuning:
 
     bm25: float = 0.6
     dense: float = 0.6
-    sentence: float = 0.2
-    answer_type: float = 0.1
+    sentence: float = 0.8
+    answer_type: float = 0.2
     # answer only when Σ weight·evidence feature + bias ≥ 0
-    refusal_features: tuple[str, ...] = ("char_coverage", "sentence_cos")
-    refusal_weights: tuple[float, ...] = (10.03, 5.23)
-    bias: float = -10.882
+    refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "sentence_cos")
+    refusal_weights: tuple[float, ...] = (1.566, 8.305, 6.786)
+    bias: float = -11.874
     keyword_only_min_chars: float = 0.7
 
 

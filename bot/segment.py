@@ -32,9 +32,12 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
 
 
+_A_NOT_A = re.compile(r"(\w)[不没]\1")
+
+
 def content_chars(text: str) -> set[str]:
-    """Characters that carry meaning: paraphrases keep more of them than of whole words."""
-    return {c for c in normalize(text) if c.isalnum() and c not in STOP_CHARS}
+    """Characters that carry meaning: paraphrases keep more of them than of whole words (“会不会” asks, says nothing)."""
+    return {c for c in _A_NOT_A.sub("", normalize(text)) if c.isalnum() and c not in STOP_CHARS}
 
 
 class Segmenter:

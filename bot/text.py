@@ -37,13 +37,22 @@ def squash(text: str) -> str:
 
 _MEASURE = re.compile(r"(?:几|多少)([\u4e00-\u9fff])")
 _MEASURE_ALIASES = {"钱": "元"}
-MEASURE_WORDS = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头亩斤吨元米年月天日届批套册件支本张间栋株棵期轮组队岁号")
+COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
+MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
+_KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")
 
 
 def measure_words(question: str) -> set[str]:
-    """“多少盏路灯” asks for a count of 盏: text with “1687盏” has the answer type wanted."""
-    found = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)}
-    return found & MEASURE_WORDS
+    """“多少盏路灯” asks for a count of 盏: text with “1687盏” has the answer type wanted.
+
+    People count things with 个 whatever the text says (“多少个坑塘” … “58处”), and the text may use 个 where the
+    question says 家 (“合作社102个”): countable classifiers accept 个 and their kin; units (亩, 元, 年) stay strict.
+    """
+    asked = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)} & MEASURE_WORDS
+    words = set(asked)
+    for word in asked & COUNTABLE:
+        words |= COUNTABLE if word == "个" else {"个", *next((g for g in _KINDRED if word in g), "")}
+    return words
 
 
 def counts(measures: set[str]) -> re.Pattern | None:

@@ -12,7 +12,7 @@ def test_count_question_picks_the_sentence_with_the_number():
 
 
 def test_measure_word_of_the_question_decides_between_numbers():
-    assert measure_words("服务队调来了几台收割机？") == {"台"}
+    assert measure_words("服务队调来了几台收割机？") == {"台", "个"}
     text = "为加快进度，服务队积极协调有关部门调集收割机，确保应收尽收。秋收以来，共协调农用收割机5台，农用机车17辆。"
     assert "5台" in pick_sentences("服务队调来了几台收割机？", text, Segmenter().tokens)[0]
 

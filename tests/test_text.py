@@ -40,3 +40,9 @@ def test_answer_pattern_knows_size_frequency_and_year_questions():
         assert pattern.search(fits), question
         assert not pattern.search(does_not), question
     assert answer_pattern("3+1帮带制是怎么运作的？") is None
+
+
+def test_countable_questions_accept_kindred_classifiers_but_units_stay_strict():
+    assert counts(measure_words("规范提升了多少家合作社？")).search("规范提升党支部领办合作社102个")
+    assert counts(measure_words("治理了多少个坑塘？")).search("治理坑塘58处")
+    assert not counts(measure_words("种了多少亩玉米？")).search("玉米地12个")
