@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from bot.passages import Passage
 from bot.search import Hit, Searcher
-from bot.text import answer_pattern, sentence_units
+from bot.text import answer_pattern, opening_heading, sentence_units
 
 MAX_SENTENCES = 3
+CAPTION = "图为"
 SENTENCE_DENSE = 24.0  # per unit of cosine; units of one passage differ by ~0.01–0.05
 _COUNT_QUESTION = re.compile(r"多少|几|多长|多大|多久|多高|数量|规模")
 _HAS_NUMBER = re.compile(r"\d")
@@ -74,7 +75,11 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
 
 def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]],
                    idf: dict[str, float] | None = None, cosines: list[float] | None = None) -> list[str]:
-    """Question words by IDF, the answer type, and (when given) each unit's cosine with the question."""
+    """Question words by IDF, the answer type, and (when given) each unit's cosine with the question.
+
+    The passage's opening heading frames every unit, so its words count for none; a photo caption
+    (“图为…”) describes a picture and answers only when nothing else in the passage can.
+    """
     units = sentence_units(text)
     if not units:
         return []
@@ -84,22 +89,25 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     total = sum(idf.get(t, default) for t in query) or 1.0
     count = answer_pattern(question)
     wants_number = bool(_COUNT_QUESTION.search(question))
+    heading = opening_heading(text)
     lexical = []
     for unit in units:
-        score = sum(idf.get(t, default) for t in query & set(tokenize(unit))) / total
-        if count and count.search(unit):
+        body = unit.removeprefix(heading)
+        score = sum(idf.get(t, default) for t in query & set(tokenize(body))) / total
+        if count and count.search(body):
             score += 0.5
-        elif wants_number and _HAS_NUMBER.search(unit):
+        elif wants_number and _HAS_NUMBER.search(body):
             score += 0.15
         lexical.append(score)
     dense = [0.0] * len(units)
     if cosines and len(cosines) == len(units):
         dense = [SENTENCE_DENSE * (c - max(cosines)) for c in cosines]
-    scored = sorted(((lex + d, -position) for position, (lex, d) in enumerate(zip(lexical, dense))), reverse=True)
-    best = -scored[0][1]
-    if lexical[best] <= 0 and not any(dense):
-        return [units[0]]
-    extra = sorted(-p for _, p in scored[1:MAX_SENTENCES] if lexical[-p] >= lexical[best] * 0.6 and lexical[-p] > 0)
+    captions = [unit.startswith(CAPTION) and len(units) > 1 for unit in units]
+    scored = sorted(((not caption, lex + d, -position)
+                     for position, (caption, lex, d) in enumerate(zip(captions, lexical, dense))), reverse=True)
+    best = -scored[0][2]
+    extra = sorted(-p for keep, _, p in scored[1:MAX_SENTENCES]
+                   if keep and lexical[-p] >= lexical[best] * 0.6 and lexical[-p] > 0)
     return [units[best], *(units[p] for p in extra)]
 
 

@@ -31,6 +31,19 @@ def test_cosines_that_do_not_fit_the_units_are_ignored():
     assert "1687盏" in picked[0]
 
 
+def test_heading_words_do_not_pick_the_heading_unit():
+    text = "重点管住“关键少数”。注重示范作用，加强同级监督和上级监督。由组织人事分管负责人对党政正职进行监督，发现问题及时报告。"
+    picked = pick_sentences("管住关键少数由谁负责？", text, Segmenter().tokens)
+    assert picked[0].startswith("由组织人事分管负责人")
+
+
+def test_photo_caption_answers_only_when_nothing_else_can():
+    text = ("长沟镇采取“党支部+合作社+农户”的发展模式，以合作社为纽带，依托葡萄种植带动增收。"
+            "图为长沟镇葡萄种植户正在进行葡萄采摘装运工作。")
+    assert pick_sentences("长沟镇的葡萄产业靠什么发展？", text, Segmenter().tokens, cosines=[0.90, 0.93])[0].startswith("长沟镇采取")
+    assert pick_sentences("图片上是谁？", "图为长沟镇葡萄种植户正在进行葡萄采摘装运工作。", Segmenter().tokens)
+
+
 def test_mark_bolds_only_the_answer_in_place():
     pieces = mark("甲句。乙句。丙句。", ["乙句。"])
     assert pieces == [("甲句。", False), ("乙句。", True), ("丙句。", False)]

@@ -1,4 +1,4 @@
-from bot.text import answer_pattern, counts, measure_words, sentence_units, split_sentences
+from bot.text import answer_pattern, counts, measure_words, opening_heading, sentence_units, split_sentences
 
 
 def test_sentences_keep_closing_punctuation_and_quotes():
@@ -46,3 +46,10 @@ def test_countable_questions_accept_kindred_classifiers_but_units_stay_strict():
     assert counts(measure_words("规范提升了多少家合作社？")).search("规范提升党支部领办合作社102个")
     assert counts(measure_words("治理了多少个坑塘？")).search("治理坑塘58处")
     assert not counts(measure_words("种了多少亩玉米？")).search("玉米地12个")
+
+
+def test_opening_heading_frames_a_passage_of_several_units():
+    text = "定期总结，“月度述职”抓推进。镇街党委每月组织村党组织书记进行述职，并提出意见建议。丰富述职形式，可将述职地点放在项目现场、田间地头。"
+    assert opening_heading(text) == "定期总结，“月度述职”抓推进。"
+    assert opening_heading("实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。") == ""
+    assert opening_heading("这是一个足够长的句子，用来说明具体的做法和成效。") == ""
