@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,14 +72,17 @@ def ensure_index(corpus: Path, encoder) -> Path:
 
 
 def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str, dict]:
+    """Refusals count as misses; “open” R@1 is the same ranking with the score-based refusal switched off."""
     rows = {"plain": plain_bm25(searcher.index, questions)}
     print(f"{name:24s} plain   R@1={rows['plain']['r1']:.3f} R@5={rows['plain']['r5']:.3f}  (jieba+BM25, bare text)")
+    unrefused = Searcher(searcher.index, searcher.encoder, replace(searcher.tuning, bias=1e9))
     for mode in MODES:
         rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m))
+        rows[mode]["open_r1"] = evaluate(questions, lambda q, m=mode: answer(q, unrefused, k=10, mode=m))["r1"]
         m = rows[mode]
         print(f"{name:24s} {mode:7s} n={m['n']:4d} R@1={m['r1']:.3f} R@5={m['r5']:.3f} MRR@10={m['mrr10']:.3f} "
               f"answer@1={m['answer1']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
-              f"in={m['refused_wrong']}/{m['answerable']}", flush=True)
+              f"in={m['refused_wrong']}/{m['answerable']}  open R@1={m['open_r1']:.3f}", flush=True)
     return rows
 
 
