@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 HEADING_CHARS = 14
 LEAD_CHARS = 24
@@ -72,14 +73,8 @@ def measure_words(question: str) -> set[str]:
     return words
 
 
-def counts(measures: set[str]) -> re.Pattern | None:
-    """Matches a number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
-    if not measures:
-        return None
-    return re.compile(_count_regex(measures))
-
-
-def _count_regex(measures) -> str:
+def _count_regex(measures: Iterable[str]) -> str:
+    """A number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
     number = r"(?<!\d)(?!(?:19|20)\d\d年)(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
     units = "|".join(map(re.escape, sorted(measures, key=len, reverse=True)))
     return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
