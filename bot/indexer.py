@@ -32,7 +32,7 @@ HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
 Progress = Callable[[int, int], None] | None
-FORMAT = 3  # bump when passages, tokens or index files change meaning, so old indexes count as stale
+FORMAT = 4  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 
 @dataclass

@@ -40,8 +40,8 @@ class Tuning:
     answer_type: float = 0.2
     # answer only when Σ weight·evidence feature + bias ≥ 0
     refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "sentence_cos")
-    refusal_weights: tuple[float, ...] = (1.592, 8.351, 6.84)
-    bias: float = -11.962
+    refusal_weights: tuple[float, ...] = (1.354, 8.449, 6.949)
+    bias: float = -12.013
     keyword_only_min_chars: float = 0.7
 
 

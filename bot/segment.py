@@ -22,6 +22,7 @@ STOP_CHARS = frozenset("的了和与及或是在有为对把被将就也都而�
                        "一我你他她它们能会要该做啥咋")
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,12})[”\"」』]")
 _WORDLIKE = re.compile(r"\w", re.U)
+_ASKING = re.compile(r"(?:几|哪|多少)[\u4e00-\u9fff]?|什么样")  # 几次, 哪家, 多少钱: the question, not its topic
 
 
 _QUOTES = str.maketrans("", "", "“”‘’「」『』\"'")
@@ -49,7 +50,8 @@ class Segmenter:
 
     def tokens(self, text: str) -> list[str]:
         words = self._jieba.cut_for_search(normalize(text))
-        return [w for w in (w.strip() for w in words) if w and _WORDLIKE.search(w) and w not in STOPWORDS]
+        return [w for w in (w.strip() for w in words)
+                if w and _WORDLIKE.search(w) and w not in STOPWORDS and not _ASKING.fullmatch(w)]
 
     def save(self, path: Path) -> None:
         path.write_text("\n".join(self.user_words) + "\n", encoding="utf-8")

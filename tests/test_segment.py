@@ -22,6 +22,16 @@ def test_question_words_and_punctuation_are_dropped():
     assert "多少" not in tokens and "？" not in tokens and "路灯" in tokens
 
 
+def test_question_word_compounds_are_dropped():
+    tokens = Segmenter().tokens("白石镇服务队给村民上了几次农技课？曲阜是哪家企业建的？要打造什么样的队伍？")
+    assert not {"几次", "哪家", "什么样"} & set(tokens)
+    assert {"农技", "企业", "队伍"} <= set(tokens)
+
+
+def test_a_not_a_question_words_carry_no_content():
+    assert content_chars("工厂化养鱼会不会污染环境？") == set("工厂化养鱼污染环境")
+
+
 def test_user_dictionary_round_trips(tmp_path):
     Segmenter(["四不两直"]).save(tmp_path / "userdict.txt")
     assert Segmenter.load(tmp_path / "userdict.txt").user_words == ["四不两直"]
