@@ -9,16 +9,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the benchmark scripts import bot after importing this module
 
-from bot.ingest import load_corpus  # noqa: E402
-from bot.passages import build_passages  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 LAWS = SHARED / "laws_corpus.jsonl.gz"
 CMRC = SHARED / "cmrc2018_trial.json"
 WORK = ROOT / "benchmarks" / ".work"
 SEED_QA = ROOT / "tests" / "data" / "qa.jsonl"
+
+
+def split_of(qa: Path = SEED_QA) -> dict[str, str]:
+    """Question id → "dev" (used for tuning) or "heldout" (only ever reported)."""
+    return {row["id"]: row.get("split", "dev") for row in map(json.loads, qa.read_text(encoding="utf-8").splitlines())}
 
 
 def missing(path: Path) -> bool:
@@ -63,11 +66,6 @@ def distractor_corpus(passages: int = 10_000) -> Path:
             for row in law_articles(passages):
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return corpus
-
-
-def count_passages(corpus: Path) -> int:
-    articles, _ = load_corpus(corpus)
-    return len(build_passages(articles))
 
 
 def cmrc_corpus() -> tuple[Path, Path]:

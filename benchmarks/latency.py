@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,7 +22,7 @@ from datasets import LAWS, ROOT, SEED_QA, WORK, law_articles, missing, seed_corp
 from bot.answer import answer  # noqa: E402
 from bot.embed import EmbeddingCache, load_encoder  # noqa: E402
 from bot.evaluate import load_questions  # noqa: E402
-from bot.indexer import build_index, index_text, is_stale, sentence_texts  # noqa: E402
+from bot.indexer import build_index, index_text, is_stale, make_faiss_index, sentence_texts  # noqa: E402
 from bot.search import SearchIndex, Searcher, _background  # noqa: E402
 
 
@@ -54,10 +53,8 @@ def attach_vectors(index: SearchIndex, encoder) -> int:
                 matrix[row] = found[text]
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
-    flat = faiss.IndexFlatIP(encoder.dim)
-    flat.add(matrix_of(texts))
-    index.vectors = flat
-    index.background = _background(flat)
+    index.vectors = make_faiss_index(matrix_of(texts), encoder.dim)
+    index.background = _background(index.vectors)
     index.sentences = matrix_of(sentences).astype(np.float16)
     index.sentence_offsets = np.cumsum([0, *map(len, groups)]).astype(np.int64)
     return sum(t in found for t in texts)

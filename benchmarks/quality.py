@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import CMRC, LAWS, ROOT, SEED_QA, WORK, cmrc_corpus, distractor_corpus, missing, seed_corpus  # noqa: E402
+from datasets import (CMRC, LAWS, ROOT, SEED_QA, WORK, cmrc_corpus, distractor_corpus, missing,  # noqa: E402
+                      seed_corpus, split_of)
 
 from bot.answer import answer  # noqa: E402
 from bot.embed import load_encoder  # noqa: E402
@@ -87,7 +88,7 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
 
 
 def seed_splits() -> dict[str, list[Question]]:
-    split = {r["id"]: r.get("split", "dev") for r in map(json.loads, SEED_QA.read_text(encoding="utf-8").splitlines())}
+    split = split_of()
     questions = load_questions(SEED_QA)
     return {"all": questions, "dev": [q for q in questions if split[q.id] == "dev"],
             "heldout": [q for q in questions if split[q.id] == "heldout"]}

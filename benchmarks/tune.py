@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,17 +14,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import ROOT, SEED_QA, WORK  # noqa: E402
+from datasets import ROOT, SEED_QA, WORK, split_of  # noqa: E402
 
 from bot.embed import load_encoder  # noqa: E402
 from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
 from bot.search import SearchIndex, Searcher, Tuning  # noqa: E402
 
 OPEN = Tuning(bias=99.0)
-
-
-def split_of(qa: Path) -> dict[str, str]:
-    return {row["id"]: row.get("split", "dev") for row in map(json.loads, qa.read_text(encoding="utf-8").splitlines())}
 
 
 def rows_for(searcher: Searcher, questions, tuning: Tuning) -> list[dict]:

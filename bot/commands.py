@@ -206,7 +206,7 @@ class Core:
             return DailyChange(replies.daily_unsubscribed(was), None, was)
         current = self.store.subscription(chat_id)
         if not argument and current and current.enabled:
-            return DailyChange(replies.daily_status(current.time, current.timezone, self.default_time), current, False)
+            return DailyChange(replies.daily_status(current.time, current.timezone), current, False)
         at = daily.parse_time(argument) if argument else (current.time if current else self.default_time)
         if at is None:
             return DailyChange(replies.daily_bad_time(argument, style), current if current and current.enabled

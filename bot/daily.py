@@ -35,13 +35,8 @@ def rotation(passages: list[Passage]) -> list[Passage]:
         if is_substantive(passage):
             articles.setdefault(passage.article_id, []).append(passage)
     seen = {aid: i for i, aid in enumerate(articles)}  # corpus order: the stable tie-break
-    ranked = sorted(seen, key=lambda aid: (_date_key(articles[aid][0].date), -seen[aid]), reverse=True)
+    ranked = sorted(seen, key=lambda aid: (articles[aid][0].date, -seen[aid]), reverse=True)  # ISO dates sort as text
     return [p for aid in ranked for p in sorted(articles[aid], key=lambda p: p.position)]
-
-
-def _date_key(date: str) -> str:
-    """ISO-ish dates sort as text; an undated article sorts below every dated one."""
-    return date or ""
 
 
 def next_excerpt(store: Store, chat_id: int, ordered: list[Passage]) -> Passage | None:

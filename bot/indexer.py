@@ -88,6 +88,7 @@ def build_index(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, prog
 def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool,
            on_progress: Progress) -> BuildReport:
     started = time.perf_counter()
+    fingerprint = corpus_fingerprint(corpus_dir)  # before reading: a file edited mid-build leaves the index stale
     articles, errors = load_corpus(corpus_dir)
     passages = build_passages(articles)
     previous = _previous_ids(index_dir)
@@ -104,7 +105,7 @@ def _build(corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress:
             encoded=encoded, cached=cached, seconds=0.0, dense=encoder is not None, errors=errors,
         )
         report.seconds = round(time.perf_counter() - started, 2)
-        _write_manifest(work, corpus_dir, encoder, report, segmenter)
+        _write_manifest(work, fingerprint, encoder, report, segmenter)
         report.path = _publish(work, index_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -205,13 +206,13 @@ def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:
     return index
 
 
-def _write_manifest(work: Path, corpus_dir: Path, encoder: Encoder | None, report: BuildReport,
+def _write_manifest(work: Path, fingerprint: dict[str, str], encoder: Encoder | None, report: BuildReport,
                     segmenter: Segmenter) -> None:
     manifest = {
         "format": FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
-        "corpus": corpus_fingerprint(corpus_dir),
+        "corpus": fingerprint,
         "counts": {"articles": report.articles, "captions": report.captions, "passages": report.passages, "user_words": len(segmenter.user_words),
                    "errors": len(report.errors)},
         "timings": {"seconds": report.seconds},

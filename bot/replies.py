@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.answer import Answer
+from bot.answer import Answer, citation
 from bot.passages import Passage
 from bot.text import split_sentences
 
@@ -39,9 +39,6 @@ class Style:
 
     def quiet(self, escaped: str) -> str:
         return f"<i>{escaped}</i>" if self.html else escaped
-
-    def code(self, escaped: str) -> str:
-        return f"<code>{escaped}</code>" if self.html else escaped
 
 
 HTML = Style(html=True)
@@ -137,8 +134,7 @@ def number_parts(parts: list[str], style: Style) -> list[str]:
 
 
 def source_line(passage: Passage, style: Style) -> str:
-    parts = [passage.title, passage.place, passage.date, passage.byline]
-    return style.quiet(style.esc("出处：" + " · ".join(p for p in parts if p)))
+    return style.quiet(style.esc("出处：" + citation(passage)))
 
 
 def answer_text(answer: Answer, style: Style) -> str:
@@ -223,10 +219,7 @@ def no_excerpt() -> str:
     return "资料库里还没有可以摘录的文章。"
 
 
-def daily_status(at: str | None, timezone: str, default_time: str) -> str:
-    if at is None:
-        return (f"本聊天还没有订阅每日摘录。发送 /daily {default_time} 订阅"
-                f"（时间按 {timezone}），每天推送一段文章摘录。")
+def daily_status(at: str, timezone: str) -> str:
     return f"已订阅每日摘录：每天 {at}（{timezone}）推送一段文章摘录。发送 /daily off 取消。"
 
 

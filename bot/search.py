@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,13 +180,13 @@ class Searcher:
             dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query
             sentences = index.sentence_cosines(candidates, dense.query)
         scores = self._fuse(candidates, bm25, dense, sentences, mode)
-        if mode == "hybrid" and self.tuning.answer_type:
-            scores = scores + self.tuning.answer_type * self._answer_type(question, candidates, index)
+        pattern = answer_pattern(question)
+        if mode == "hybrid" and self.tuning.answer_type and pattern is not None:
+            scores = scores + self.tuning.answer_type * self._states(pattern, candidates, index)
         ranked = np.argsort(-scores, kind="stable")[:k]
         hits = [Hit(index.passages[candidates[r]], float(scores[r]), float(bm25[candidates[r]]),
                     float(dense.scores[candidates[r]]) if dense else 0.0, sentences[r].tolist()) for r in ranked]
         evidence = self._evidence(question, tokens, hits, dense, index)
-        pattern = answer_pattern(question)
         evidence.type_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:TYPE_DEPTH])
         abstained = self._refuse(evidence, dense is not None)
         return SearchResult(question, abstained, [] if abstained else hits, evidence)
@@ -232,11 +233,8 @@ class Searcher:
         return combined
 
     @staticmethod
-    def _answer_type(question: str, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
+    def _states(pattern: re.Pattern, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
         """“几台/多少盏/多长/哪一年” questions lift passages that state a count, size or year of that kind."""
-        pattern = answer_pattern(question)
-        if pattern is None:
-            return np.zeros(len(cand), dtype=np.float32)
         return np.array([bool(pattern.search(index.passages[i].text)) for i in cand], dtype=np.float32)
 
     def _evidence(self, question: str, tokens: list[str], hits: list[Hit], dense: DenseView | None,

@@ -279,8 +279,7 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer(reply.texts[0], show_alert=True)
         return
     await query.answer()
-    quote = query.message.message_id if query.message and chat.type != ChatType.PRIVATE else None
-    await send_reply(context, chat.id, reply, quote)
+    await send_reply(context, chat.id, reply, _quote_in_groups(update))
 
 
 # ---------------------------------------------------------------------- simple commands
