@@ -1,7 +1,8 @@
-"""Fit fusion and refusal weights on the dev questions; report dev and held-out separately.
+"""Fit BM25 parameters, fusion and refusal weights on the dev questions; report dev and held-out separately.
 
 python benchmarks/tune.py   (needs the benchmark indexes that benchmarks/quality.py builds)
-The printed Tuning(...) is what bot/search.py carries as its defaults.
+The printed BM25_PARAMS are what bot/indexer.py builds with; the printed Tuning(...) is what bot/search.py
+carries as its defaults.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import bm25s
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -18,16 +20,17 @@ from datasets import ROOT, SEED_QA, WORK, split_of  # noqa: E402
 
 from bot.embed import load_encoder  # noqa: E402
 from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
+from bot.indexer import BM25_PARAMS, index_text  # noqa: E402
 from bot.search import SearchIndex, Searcher, Tuning  # noqa: E402
 
 OPEN = Tuning(bias=99.0)
 
 
-def rows_for(searcher: Searcher, questions, tuning: Tuning) -> list[dict]:
+def rows_for(searcher: Searcher, questions, tuning: Tuning, mode: str = "hybrid") -> list[dict]:
     searcher.tuning = tuning
     rows = []
     for q in questions:
-        result = searcher.search(q.question, k=10)
+        result = searcher.search(q.question, k=10, mode=mode)
         rows.append({"id": q.id, "answerable": bool(q.gold), "rank": first_hit_rank(result, q.gold) if q.gold else None,
                      "evidence": result.evidence})
     return rows
@@ -47,6 +50,7 @@ def main() -> None:
     questions = load_questions(SEED_QA)
     dev = [q for q in questions if splits[q.id] == "dev"]
     searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
+    fit_bm25(searchers, dev)
     best = None
     # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
     grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8), (0.0, 0.1, 0.2, 0.3))
@@ -58,6 +62,28 @@ def main() -> None:
             print(f"fusion dense={d} sentence={sent} answer_type={at}: dev R@1 sum {score[0]:.3f}, MRR sum "
                   f"{score[1]:.3f}", flush=True)
     fit_refusal(searchers, questions, splits, best[1])
+
+
+def fit_bm25(searchers: dict[str, Searcher], dev) -> None:
+    """The keyword leg alone, per k1 and b: short newspaper paragraphs and long statutes want little length norm."""
+    tokens = {name: [s.index.segmenter.tokens(index_text(p)) or [""] for p in s.index.passages]
+              for name, s in searchers.items()}
+    built = {}
+    best = None
+    for k1, b in itertools.product((0.9, 1.2, 1.5, 2.0), (0.4, 0.6, 0.75, 0.9)):
+        score = (0.0, 0.0)
+        for name, searcher in searchers.items():
+            searcher.index.bm25 = bm25s.BM25(k1=k1, b=b)
+            searcher.index.bm25.index(tokens[name], show_progress=False)
+            score = tuple(a + c for a, c in zip(score, r1_mrr(rows_for(searcher, dev, OPEN, mode="bm25"))))
+        print(f"bm25 k1={k1} b={b}: dev R@1 sum {score[0]:.3f}, MRR sum {score[1]:.3f}", flush=True)
+        if best is None or score > best[0]:
+            best = (score, k1, b)
+            built = {name: s.index.bm25 for name, s in searchers.items()}
+    _, k1, b = best
+    print(f"BM25_PARAMS = {{'k1': {k1}, 'b': {b}}}  (bot/indexer.py has {BM25_PARAMS})", flush=True)
+    for name, searcher in searchers.items():
+        searcher.index.bm25 = built[name]
 
 
 FEATURE_SETS = (

@@ -78,7 +78,8 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     """Question words by IDF, the answer type, and (when given) each unit's cosine with the question.
 
     The passage's opening heading frames every unit, so its words count for none; a photo caption
-    (“图为…”) describes a picture and answers only when nothing else in the passage can.
+    (“图为…”) describes a picture and answers only when nothing else in the passage can; a unit without a
+    count of the asked kind cannot answer “多少个”, however many question words it shares.
     """
     units = sentence_units(text)
     if not units:
@@ -91,24 +92,24 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     wants_number = bool(_COUNT_QUESTION.search(question))
     heading = opening_heading(text)
     lexical = []
+    typed = []
     for unit in units:
         body = unit.removeprefix(heading)
         score = sum(idf.get(t, default) for t in query & set(tokenize(body))) / total
-        if count and count.search(body):
-            score += 0.5
-        elif wants_number and _HAS_NUMBER.search(body):
+        typed.append(bool(count and count.search(body)))
+        if wants_number and not typed[-1] and _HAS_NUMBER.search(body):
             score += 0.15
         lexical.append(score)
     dense = [0.0] * len(units)
     if cosines and len(cosines) == len(units):
         dense = [SENTENCE_DENSE * (c - max(cosines)) for c in cosines]
     captions = [unit.startswith(CAPTION) and len(units) > 1 for unit in units]
-    scored = sorted(((not caption, lex + d, -position)
-                     for position, (caption, lex, d) in enumerate(zip(captions, lexical, dense))), reverse=True)
-    best = -scored[0][2]
-    extra = sorted(-p for keep, _, p in scored[1:MAX_SENTENCES]
-                   if keep and lexical[-p] >= lexical[best] * 0.6 and lexical[-p] > 0)
-    return [units[best], *(units[p] for p in extra)]
+    order = sorted(range(len(units)), reverse=True,
+                   key=lambda i: (not captions[i], typed[i], lexical[i] + dense[i], -i))
+    best = order[0]
+    extra = sorted(i for i in order[1:MAX_SENTENCES]
+                   if not captions[i] and lexical[i] >= lexical[best] * 0.6 and lexical[i] > 0)
+    return [units[best], *(units[i] for i in extra)]
 
 
 def mark(text: str, sentences: list[str]) -> list[tuple[str, bool]]:

@@ -32,7 +32,8 @@ HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
 Progress = Callable[[int, int], None] | None
-FORMAT = 4  # bump when passages, tokens or index files change meaning, so old indexes count as stale
+BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # fitted on the dev questions by benchmarks/tune.py (bm25s: 1.5, 0.75)
+FORMAT = 5  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 
 @dataclass
@@ -154,7 +155,7 @@ def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segme
     with (work / "passages.jsonl").open("w", encoding="utf-8") as handle:
         for passage in passages:
             handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-    retriever = bm25s.BM25()
+    retriever = bm25s.BM25(**BM25_PARAMS)
     corpus_tokens = [segmenter.tokens(index_text(p)) or [""] for p in passages]
     if corpus_tokens:
         retriever.index(corpus_tokens, show_progress=False)

@@ -36,13 +36,13 @@ class Tuning:
     """Fusion and refusal weights, fitted on the dev questions by benchmarks/tune.py."""
 
     bm25: float = 0.6
-    dense: float = 0.6
-    sentence: float = 0.8
+    dense: float = 0.4
+    sentence: float = 0.6
     answer_type: float = 0.2
     # answer only when Σ weight·evidence feature + bias ≥ 0
-    refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "sentence_cos")
-    refusal_weights: tuple[float, ...] = (1.354, 8.449, 6.949)
-    bias: float = -12.013
+    refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "dense_z")
+    refusal_weights: tuple[float, ...] = (1.05, 9.332, 0.043)
+    bias: float = -6.350
     keyword_only_min_chars: float = 0.7
 
 

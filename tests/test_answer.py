@@ -17,6 +17,14 @@ def test_measure_word_of_the_question_decides_between_numbers():
     assert "5台" in pick_sentences("服务队调来了几台收割机？", text, Segmenter().tokens)[0]
 
 
+def test_only_a_sentence_with_the_asked_count_answers_a_count_question():
+    text = ("白石镇第一书记们纷纷走进田间地头，帮助开展秋收工作，与群众干在一起。"
+            "截至目前，共开展培训课堂13次，现场解决群众生产相关问题50余个，为群众提供了技术帮助。")
+    question = "白石镇第一书记在田间地头帮群众解决了多少个秋收难题？"
+    picked = pick_sentences(question, text, Segmenter().tokens, cosines=[0.93, 0.90])
+    assert "50余个" in picked[0]
+
+
 def test_sentence_cosines_break_lexical_ties():
     text = ("实行“3+1”帮带制。为每名新任第一书记确定1名镇街科级干部联系，形成多方支持的工作格局。"
             "所帮扶镇街科级干部担任“村级导师”，传授农村工作经验，协助开展村里日常工作。")
