@@ -53,13 +53,13 @@ def main() -> None:
     fit_bm25(searchers, dev)
     best = None
     # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
-    grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8), (0.0, 0.1, 0.2, 0.3))
-    for d, sent, at in grid:
-        tuning = replace(OPEN, bm25=0.6, dense=d, sentence=sent, answer_type=at)
+    grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8))
+    for d, sent in grid:
+        tuning = replace(OPEN, bm25=0.6, dense=d, sentence=sent)
         score = tuple(map(sum, zip(*(r1_mrr(rows_for(s, dev, tuning)) for s in searchers.values()))))
         if best is None or score > best[0]:
             best = (score, tuning)
-            print(f"fusion dense={d} sentence={sent} answer_type={at}: dev R@1 sum {score[0]:.3f}, MRR sum "
+            print(f"fusion dense={d} sentence={sent}: dev R@1 sum {score[0]:.3f}, MRR sum "
                   f"{score[1]:.3f}", flush=True)
     fit_refusal(searchers, questions, splits, best[1])
 
@@ -96,7 +96,11 @@ FEATURE_SETS = (
 
 
 def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str], tuning: Tuning) -> None:
-    """Per feature set: a logistic fit on dev, cut where ≥ 98 % of answerable dev questions still pass."""
+    """Per feature set: a logistic fit on dev, cut where ≥ 98 % of answerable dev questions still pass.
+
+    The set that refuses the most dev outside questions wins; ties go to fewer answerable ones refused, then to
+    fewer features.
+    """
     from sklearn.linear_model import LogisticRegression
 
     rows = [dict(r, split=splits[r["id"]], index=name) for name, s in searchers.items()
@@ -117,12 +121,11 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
             parts.append(f"{part} out {int((refused & chosen & ~y).sum())}/{int((chosen & ~y).sum())} "
                          f"in {int((refused & chosen & y).sum())}/{int((chosen & y).sum())}")
         print(f"refusal {features}: {' | '.join(parts)}  (both indexes)")
-        score = (int((refused & dev & ~y).sum()), -len(features))
+        score = (int((refused & dev & ~y).sum()), -int((refused & dev & y).sum()), -len(features))
         if best is None or score > best[0]:
             best = (score, features, model.coef_[0], model.intercept_[0] - cut)
     _, features, weights, bias = best
-    print(f"Tuning(bm25={tuning.bm25}, dense={tuning.dense}, sentence={tuning.sentence}, "
-          f"answer_type={tuning.answer_type}, refusal_features={features}, "
+    print(f"Tuning(bm25={tuning.bm25}, dense={tuning.dense}, sentence={tuning.sentence}, refusal_features={features}, "
           f"refusal_weights={tuple(round(float(w), 3) for w in weights)}, bias={bias:.3f})")
 
 

@@ -37,12 +37,11 @@ class Tuning:
 
     bm25: float = 0.6
     dense: float = 0.4
-    sentence: float = 0.6
-    answer_type: float = 0.2
+    sentence: float = 0.4
     # answer only when Σ weight·evidence feature + bias ≥ 0
-    refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "dense_z")
-    refusal_weights: tuple[float, ...] = (1.05, 9.332, 0.043)
-    bias: float = -6.350
+    refusal_features: tuple[str, ...] = ("char_coverage", "sentence_cos")
+    refusal_weights: tuple[float, ...] = (9.211, 7.309)
+    bias: float = -12.204
     keyword_only_min_chars: float = 0.7
 
 
@@ -74,7 +73,7 @@ class DenseView:
 class Evidence:
     """Why the searcher believes (or not) that the corpus answers the question."""
 
-    coverage: float = 0.0  # IDF-weighted share of the question's words in the top passage
+    coverage: float = 0.0  # IDF-weighted share of the question's words in the best-scoring passage
     char_coverage: float = 0.0  # share of the question's content characters in it
     dense_z: float = 0.0  # best passage cosine, in background standard deviations
     sentence_cos: float = 0.0  # best sentence-unit cosine among the hits
@@ -180,14 +179,17 @@ class Searcher:
             dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query
             sentences = index.sentence_cosines(candidates, dense.query)
         scores = self._fuse(candidates, bm25, dense, sentences, mode)
+        ranked = np.argsort(-scores, kind="stable")
+        best = index.passages[candidates[ranked[0]]]  # the topic's best match, before the answer type reorders
+        head = ranked[:TYPE_DEPTH]
         pattern = answer_pattern(question)
-        if mode == "hybrid" and self.tuning.answer_type and pattern is not None:
-            scores = scores + self.tuning.answer_type * self._states(pattern, candidates, index)
-        ranked = np.argsort(-scores, kind="stable")[:k]
+        states = self._states(pattern, candidates[head], index) if pattern is not None else None
+        if mode == "hybrid" and states is not None:
+            ranked[:TYPE_DEPTH] = head[np.argsort(-states, kind="stable")]
         hits = [Hit(index.passages[candidates[r]], float(scores[r]), float(bm25[candidates[r]]),
-                    float(dense.scores[candidates[r]]) if dense else 0.0, sentences[r].tolist()) for r in ranked]
-        evidence = self._evidence(question, tokens, hits, dense, index)
-        evidence.type_found = pattern is None or any(pattern.search(h.passage.text) for h in hits[:TYPE_DEPTH])
+                    float(dense.scores[candidates[r]]) if dense else 0.0, sentences[r].tolist()) for r in ranked[:k]]
+        evidence = self._evidence(question, tokens, best, hits, dense, index)
+        evidence.type_found = states is None or bool(states.any())
         abstained = self._refuse(evidence, dense is not None)
         return SearchResult(question, abstained, [] if abstained else hits, evidence)
 
@@ -234,14 +236,17 @@ class Searcher:
 
     @staticmethod
     def _states(pattern: re.Pattern, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
-        """“几台/多少盏/多长/哪一年” questions lift passages that state a count, size or year of that kind."""
+        """Which passages state a count, size or year of the kind “几台/多少盏/多长/哪一年” asks for.
+
+        Within the top TYPE_DEPTH those go first: a passage that states no figure of the kind cannot answer.
+        """
         return np.array([bool(pattern.search(index.passages[i].text)) for i in cand], dtype=np.float32)
 
-    def _evidence(self, question: str, tokens: list[str], hits: list[Hit], dense: DenseView | None,
+    def _evidence(self, question: str, tokens: list[str], best: Passage, hits: list[Hit], dense: DenseView | None,
                   index: SearchIndex) -> Evidence:
         if not hits:
             return Evidence()
-        text = index_text(hits[0].passage)
+        text = index_text(best)
         found = set(index.segmenter.tokens(text))
         weights = {t: index.idf.get(t, index.max_idf) for t in set(tokens)}
         total = sum(weights.values())

@@ -53,8 +53,9 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-_MEASURE = re.compile(r"(?:几|多少)([\u4e00-\u9fff])")
+_MEASURE = re.compile(r"(?<!哪)(?:几|多少)([\u4e00-\u9fff])")
 _MEASURE_ALIASES = {"钱": "元"}
+_UNIT_FORMS = {"元": "[美港欧日韩澳台]?元"}  # “77亿美元” is money too
 COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
 MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
 _KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")
@@ -76,20 +77,20 @@ def measure_words(question: str) -> set[str]:
 def _count_regex(measures: Iterable[str]) -> str:
     """A number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
     number = r"(?<!\d)(?!(?:19|20)\d\d年)(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
-    units = "|".join(map(re.escape, sorted(measures, key=len, reverse=True)))
+    units = "|".join(_UNIT_FORMS.get(m, re.escape(m)) for m in sorted(measures, key=len, reverse=True))
     return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
 
 
 _QUANTITIES = (
     (re.compile(r"多长时间|多久"), ("年", "个月", "月", "天", "日", "小时", "周")),
-    (re.compile(r"多长|多远"), ("公里", "千米", "米", "里")),
+    (re.compile(r"多长|多远"), ("公里", "千米", "km", "米", "里")),
     (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
     (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
 )
-_HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一次")
+_HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
 _WHICH_YEAR = re.compile(r"哪一?年")
-_YEAR = r"(?:19|20)\d\d年"
+_YEAR = r"(?<!\d)\d{3,4}年"
 
 
 def answer_pattern(question: str) -> re.Pattern | None:

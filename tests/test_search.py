@@ -20,6 +20,11 @@ def test_results_carry_metadata(seed_searcher):
     assert hit.passage.source == "000_20fd8c739f8a3408.txt"
 
 
+def test_a_passage_stating_the_asked_count_goes_first(seed_searcher):
+    hit = seed_searcher.search("白石镇服务队给村民上了几次农技课？", k=5).hits[0]
+    assert "开展培训课堂13次" in hit.passage.text
+
+
 def test_hits_carry_a_cosine_per_sentence_unit(seed_searcher):
     hits = seed_searcher.search("金乡如何对第一书记进行考核？", k=5).hits
     assert any(len(h.sentences) > 1 for h in hits)

@@ -34,12 +34,21 @@ def test_answer_pattern_knows_size_frequency_and_year_questions():
         ("梁山为帮扶村硬化了多大面积的地面？", "硬化地面24万平方米", "安装路灯1687盏"),
         ("金乡多长时间组织第一书记去现场看一次？", "每季度组织1次现场观摩", "组织现场观摩"),
         ("乡村振兴战略是哪一年提出的？", "2017年提出", "提出了3年"),
+        ("这座古桥建于哪一年？", "始建于1565年", "建成3年"),
+        ("金乡多久给第一书记集中培训一回？", "每半年举办1次业务培训", "集中开展业务培训"),
+        ("新修的村道有多长？", "新修村道12km", "新修村道"),
+        ("公司斥资多少钱建设养殖基地？", "斥资7.7亿美元", "斥资建设"),
     ]
     for question, fits, does_not in cases:
         pattern = answer_pattern(question)
         assert pattern.search(fits), question
         assert not pattern.search(does_not), question
     assert answer_pattern("3+1帮带制是怎么运作的？") is None
+
+
+def test_which_ones_is_not_a_count():
+    assert answer_pattern("梁山的示范村有哪几个？") is None
+    assert answer_pattern("梁山有几个示范村？") is not None
 
 
 def test_countable_questions_accept_kindred_classifiers_but_units_stay_strict():
