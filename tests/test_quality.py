@@ -16,16 +16,16 @@ def metrics(seed_searcher) -> dict:
 
 def test_hybrid_ranks_well_on_the_seed(metrics):
     hybrid = metrics["hybrid"]
-    assert hybrid["r1"] >= 0.90 and hybrid["r5"] >= 0.95, hybrid
-    assert hybrid["answer1"] >= 0.80, hybrid
+    assert hybrid["r1"] >= 0.92 and hybrid["r5"] >= 0.96, hybrid
+    assert hybrid["answer1"] >= 0.85, hybrid
 
 
 def test_hybrid_beats_both_legs(metrics):
-    assert metrics["hybrid"]["r1"] >= metrics["bm25"]["r1"] + 0.05, metrics
-    assert metrics["hybrid"]["r1"] >= metrics["dense"]["r1"] + 0.05, metrics
+    assert metrics["hybrid"]["r1"] >= metrics["bm25"]["r1"] + 0.10, metrics
+    assert metrics["hybrid"]["r1"] >= metrics["dense"]["r1"] + 0.10, metrics
 
 
 def test_refusals_hold(metrics):
     hybrid = metrics["hybrid"]
     assert hybrid["refused_right"] >= 0.88 * hybrid["out_of_corpus"], hybrid
-    assert hybrid["refused_wrong"] <= 0.05 * hybrid["answerable"], hybrid
+    assert hybrid["refused_wrong"] <= 0.04 * hybrid["answerable"], hybrid
