@@ -107,8 +107,8 @@ def pick_sentences(question: str, text: str, tokenize: Callable[[str], list[str]
     order = sorted(range(len(units)), reverse=True,
                    key=lambda i: (not captions[i], typed[i], lexical[i] + dense[i], -i))
     best = order[0]
-    extra = sorted(i for i in order[1:MAX_SENTENCES]
-                   if not captions[i] and lexical[i] >= lexical[best] * 0.6 and lexical[i] > 0)
+    extra = sorted(i for i in order[1:MAX_SENTENCES] if not captions[i] and typed[i] >= typed[best]
+                   and lexical[i] >= lexical[best] * 0.6 and lexical[i] > 0)
     return [units[best], *(units[i] for i in extra)]
 
 

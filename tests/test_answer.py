@@ -1,6 +1,6 @@
 from bot.answer import answer, check_question, mark, pick_sentences
 from bot.segment import Segmenter
-from bot.text import measure_words
+from bot.text import answer_pattern, measure_words
 
 JINXIANG = ("自派驻以来，全县各级第一书记累计走访群众8.6万余户，慰问困难党员群众2356户，新修道路60.9公里，"
             "安装路灯1687盏，有效提升了群众获得感和满意度。同时，建立第一书记日常考核+年度考核的“双考核”评价体系。")
@@ -23,6 +23,7 @@ def test_only_a_sentence_with_the_asked_count_answers_a_count_question():
     question = "白石镇第一书记在田间地头帮群众解决了多少个秋收难题？"
     picked = pick_sentences(question, text, Segmenter().tokens, cosines=[0.93, 0.90])
     assert "50余个" in picked[0]
+    assert all(answer_pattern(question).search(p) for p in picked)
 
 
 def test_sentence_cosines_break_lexical_ties():
