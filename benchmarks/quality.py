@@ -1,7 +1,8 @@
 """Answer quality, BM25-only vs dense-only vs hybrid, side by side in one run.
 
-Sets: the seed with tests/data/qa.jsonl (dev and held-out parts reported apart), the same questions over the
-seed plus ≥10k law paragraphs, and CMRC 2018 trial (passage level). Also answer() latency.
+Sets: the seed with tests/data/qa.jsonl (dev and held-out parts reported apart) and tests/data/qa_round3.jsonl
+(a later round, all held out), the same questions over the seed plus ≥10k law paragraphs, and CMRC 2018 trial
+(passage level). Also answer() latency.
 python benchmarks/quality.py [--skip-cmrc] [--latency-index DIR]
 """
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import (CMRC, LAWS, ROOT, SEED_QA, WORK, cmrc_corpus, distractor_corpus, missing,  # noqa: E402
-                      seed_corpus, split_of)
+from datasets import (CMRC, LAWS, ROOT, ROUND3_QA, SEED_QA, WORK, cmrc_corpus, distractor_corpus,  # noqa: E402
+                      missing, seed_corpus, split_of)
 
 from bot.answer import answer  # noqa: E402
 from bot.embed import load_encoder  # noqa: E402
@@ -90,8 +91,11 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
 def seed_splits() -> dict[str, list[Question]]:
     split = split_of()
     questions = load_questions(SEED_QA)
-    return {"all": questions, "dev": [q for q in questions if split[q.id] == "dev"],
-            "heldout": [q for q in questions if split[q.id] == "heldout"]}
+    parts = {"all": questions, "dev": [q for q in questions if split[q.id] == "dev"],
+             "heldout": [q for q in questions if split[q.id] == "heldout"]}
+    if ROUND3_QA.exists():
+        parts["round3"] = load_questions(ROUND3_QA)
+    return parts
 
 
 def latency(searcher: Searcher, questions: list[Question], label: str, rounds: int = 3) -> dict:
