@@ -12,7 +12,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -20,7 +19,7 @@ from datasets import ROOT, SEED_QA, WORK, split_of  # noqa: E402
 
 from bot.embed import load_encoder  # noqa: E402
 from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
-from bot.indexer import BM25_PARAMS, index_text  # noqa: E402
+from bot.indexer import BM25_PARAMS, keyword_index, keyword_tokens  # noqa: E402
 from bot.search import SearchIndex, Searcher, Tuning  # noqa: E402
 
 OPEN = Tuning(bias=99.0)
@@ -66,15 +65,13 @@ def main() -> None:
 
 def fit_bm25(searchers: dict[str, Searcher], dev) -> None:
     """The keyword leg alone, per k1 and b: short newspaper paragraphs and long statutes want little length norm."""
-    tokens = {name: [s.index.segmenter.tokens(index_text(p)) or [""] for p in s.index.passages]
-              for name, s in searchers.items()}
+    tokens = {name: keyword_tokens(s.index.passages, s.index.segmenter) for name, s in searchers.items()}
     built = {}
     best = None
     for k1, b in itertools.product((0.9, 1.2, 1.5, 2.0), (0.4, 0.6, 0.75, 0.9)):
         score = (0.0, 0.0)
         for name, searcher in searchers.items():
-            searcher.index.bm25 = bm25s.BM25(k1=k1, b=b)
-            searcher.index.bm25.index(tokens[name], show_progress=False)
+            searcher.index.bm25 = keyword_index(tokens[name], k1=k1, b=b)
             score = tuple(a + c for a, c in zip(score, r1_mrr(rows_for(searcher, dev, OPEN, mode="bm25"))))
         print(f"bm25 k1={k1} b={b}: dev R@1 sum {score[0]:.3f}, MRR sum {score[1]:.3f}", flush=True)
         if best is None or score > best[0]:

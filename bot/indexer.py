@@ -155,12 +155,20 @@ def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segme
     with (work / "passages.jsonl").open("w", encoding="utf-8") as handle:
         for passage in passages:
             handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-    retriever = bm25s.BM25(**BM25_PARAMS)
-    corpus_tokens = [segmenter.tokens(index_text(p)) or [""] for p in passages]
-    if corpus_tokens:
-        retriever.index(corpus_tokens, show_progress=False)
-        retriever.save(str(work / "bm25"))
+    if passages:
+        keyword_index(keyword_tokens(passages, segmenter)).save(str(work / "bm25"))
     return segmenter
+
+
+def keyword_tokens(passages: list[Passage], segmenter: Segmenter) -> list[list[str]]:
+    """What BM25 sees of each passage: its context and text (an empty passage keeps its row)."""
+    return [segmenter.tokens(index_text(p)) or [""] for p in passages]
+
+
+def keyword_index(tokens: list[list[str]], k1: float = BM25_PARAMS["k1"], b: float = BM25_PARAMS["b"]) -> bm25s.BM25:
+    retriever = bm25s.BM25(k1=k1, b=b)
+    retriever.index(tokens, show_progress=False)
+    return retriever
 
 
 def _write_vectors(work: Path, passages: list[Passage], encoder: Encoder, index_dir: Path, progress: bool,
