@@ -1,7 +1,7 @@
 """Answer quality, BM25-only vs dense-only vs hybrid, side by side in one run.
 
-Sets: the seed with tests/data/qa.jsonl (dev and held-out parts reported apart) and tests/data/qa_round3.jsonl
-(a later round, all held out), the same questions over the seed plus ≥10k law paragraphs, and CMRC 2018 trial
+Sets: the seed with tests/data/qa.jsonl (the dev questions) and tests/data/qa_round3.jsonl (a later round,
+held out), the same questions over the seed plus ≥10k law paragraphs, and CMRC 2018 trial
 (passage level). Also answer() latency.
 python benchmarks/quality.py [--skip-cmrc] [--latency-index DIR]
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import (CMRC, LAWS, ROOT, ROUND3_QA, SEED_QA, WORK, cmrc_corpus, distractor_corpus,  # noqa: E402
-                      missing, seed_corpus, split_of)
+                      missing, seed_corpus)
 
 from bot.answer import answer  # noqa: E402
 from bot.embed import load_encoder  # noqa: E402
@@ -89,12 +89,10 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
 
 
 def seed_splits() -> dict[str, list[Question]]:
-    split = split_of()
-    questions = load_questions(SEED_QA)
-    parts = {"all": questions, "dev": [q for q in questions if split[q.id] == "dev"],
-             "heldout": [q for q in questions if split[q.id] == "heldout"]}
+    """qa.jsonl is what benchmarks/tune.py fits on; round 3 was written later and is only ever reported."""
+    parts = {"dev": load_questions(SEED_QA)}
     if ROUND3_QA.exists():
-        parts["round3"] = load_questions(ROUND3_QA)
+        parts["heldout"] = load_questions(ROUND3_QA)
     return parts
 
 

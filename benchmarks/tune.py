@@ -1,4 +1,4 @@
-"""Fit BM25 parameters, fusion and refusal weights on the dev questions; report dev and held-out separately.
+"""Fit BM25 parameters, fusion and refusal weights on the dev questions (qa.jsonl); report the held-out round 3 apart.
 
 python benchmarks/tune.py   (needs the benchmark indexes that benchmarks/quality.py builds)
 The printed BM25_PARAMS are what bot/indexer.py builds with; the printed Tuning(...) is what bot/search.py
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import ROOT, SEED_QA, WORK, split_of  # noqa: E402
+from datasets import ROOT, ROUND3_QA, SEED_QA, WORK, split_of  # noqa: E402
 
 from bot.embed import load_encoder  # noqa: E402
 from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
@@ -45,14 +45,14 @@ def main() -> None:
     encoder = load_encoder("multilingual-e5-small", ROOT / "models")
     encoder.encode_query = functools.lru_cache(maxsize=None)(encoder.encode_query)
     sets = {"seed": WORK / "seed" / "index", "seed+laws10k": WORK / "seed_laws10k" / "index"}
-    splits = split_of(SEED_QA)
-    questions = load_questions(SEED_QA)
+    splits = split_of(SEED_QA) | split_of(ROUND3_QA)
+    questions = load_questions(SEED_QA) + load_questions(ROUND3_QA)
     dev = [q for q in questions if splits[q.id] == "dev"]
     searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
     fit_bm25(searchers, dev)
     best = None
     # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
-    grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8))
+    grid = itertools.product((0.4, 0.6, 0.8, 1.0, 1.3), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2))
     for d, sent in grid:
         tuning = replace(OPEN, bm25=0.6, dense=d, sentence=sent)
         score = tuple(map(sum, zip(*(r1_mrr(rows_for(s, dev, tuning)) for s in searchers.values()))))

@@ -37,11 +37,11 @@ class Tuning:
 
     bm25: float = 0.6
     dense: float = 0.4
-    sentence: float = 0.4
+    sentence: float = 0.8
     # answer only when Σ weight·evidence feature + bias ≥ 0
-    refusal_features: tuple[str, ...] = ("char_coverage", "sentence_cos")
-    refusal_weights: tuple[float, ...] = (9.211, 7.309)
-    bias: float = -12.204
+    refusal_features: tuple[str, ...] = ("coverage", "char_coverage", "sentence_cos")
+    refusal_weights: tuple[float, ...] = (0.914, 7.806, 9.373)
+    bias: float = -13.550
     keyword_only_min_chars: float = 0.7
 
 
