@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-MODEL := models/multilingual-e5-small/modules.json
+MODEL := models/multilingual-e5-small/onnx/model.onnx
 EMULATOR := tests/emulator/node_modules/.package-lock.json
 
 .PHONY: run test setup model index eval bench clean-index

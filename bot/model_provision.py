@@ -38,6 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.embed import model_fingerprint
+from bot.onnx_export import current_onnx, ensure_onnx
+
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 CACHE_DIRNAME = ".cache"
@@ -689,10 +692,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even if the folder is complete")
     args = ap.parse_args(argv)
     try:
-        print(ensure_model(args.models_dir, force=args.force))
+        folder = ensure_model(args.models_dir, force=args.force)
     except ProvisionError as exc:
         _log(f"error: {exc}")
         return 1
+    fingerprint = model_fingerprint(str(folder))
+    if current_onnx(folder, fingerprint) is None:
+        _log("exporting the ONNX copy that encodes questions (about a minute)")
+        ensure_onnx(folder, fingerprint)
+    print(folder)
     return 0
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.embed import Encoder, load_encoder
+from bot.embed import Encoder, load_encoder, model_fingerprint
 from bot.indexer import build_index
 from bot.model_provision import DEFAULT_MODEL_NAME, ensure_model
+from bot.onnx_export import ensure_onnx
 from bot.search import SearchIndex, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,8 @@ MODELS = ROOT / "models"
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    ensure_model(MODELS)
+    folder = ensure_model(MODELS)
+    ensure_onnx(folder, model_fingerprint(str(folder)))
     loaded = load_encoder(DEFAULT_MODEL_NAME, MODELS)
     assert loaded is not None, "the converted e5 model must load"
     return loaded
