@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def export_onnx(folder: Path, fingerprint: str) -> Path:
     """Export the folder's BertModel, then let onnxruntime fuse attention and layer norms (opt_level 1).
 
     Eager attention exports as plain ops that the optimizer fuses; the sdpa export does not fuse and runs slower.
+    The tracer's warnings concern padded batches; questions are encoded one at a time, unpadded (OnnxQueries).
     The file appears only when complete.
     """
     import torch
@@ -55,9 +57,11 @@ def export_onnx(folder: Path, fingerprint: str) -> Path:
     axes = {name: {0: "batch", 1: "seq"} for name in (*INPUTS, "last_hidden_state")}
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         raw, fused = Path(work) / "raw.onnx", Path(work) / "model.onnx"
-        torch.onnx.export(Hidden(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
-                          input_names=list(INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Hidden(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
+                              input_names=list(INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes,
+                              opset_version=17, dynamo=False)
         optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                    hidden_size=config.hidden_size, opt_level=1)
         optimized.save_model_to_file(str(fused))
