@@ -53,7 +53,7 @@ def export_onnx(folder: Path, fingerprint: str) -> Path:
             return self.model(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
-    ids = torch.tensor([[0, 1294, 12, 6, 2]])
+    ids = torch.tensor([[0, 1294, 12, 6, 2]])  # any short input: batch and sequence axes are dynamic
     axes = {name: {0: "batch", 1: "seq"} for name in (*INPUTS, "last_hidden_state")}
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         raw, fused = Path(work) / "raw.onnx", Path(work) / "model.onnx"
