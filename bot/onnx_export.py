@@ -76,6 +76,7 @@ def ensure_onnx(folder: Path, fingerprint: str) -> Path | None:
     current = current_onnx(folder, fingerprint)
     if current is not None:
         return current
+    log.info("导出问题编码用的 ONNX 副本（约一分钟）：%s", Path(folder) / ONNX_FILE)
     try:
         return export_onnx(folder, fingerprint)
     except Exception as exc:  # questions are still encoded by torch, only slower

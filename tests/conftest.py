@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.embed import Encoder, load_encoder, model_fingerprint
+from bot.embed import Encoder, load_encoder
 from bot.indexer import build_index
-from bot.model_provision import DEFAULT_MODEL_NAME, ensure_model
-from bot.onnx_export import ensure_onnx
+from bot.model_provision import DEFAULT_MODEL_NAME, provision
 from bot.search import SearchIndex, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,8 +18,7 @@ MODELS = ROOT / "models"
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    folder = ensure_model(MODELS)
-    ensure_onnx(folder, model_fingerprint(str(folder)))
+    provision(MODELS)
     loaded = load_encoder(DEFAULT_MODEL_NAME, MODELS)
     assert loaded is not None, "the converted e5 model must load"
     return loaded
