@@ -75,7 +75,7 @@ class DenseView:
 class Evidence:
     """Why the searcher believes (or not) that the corpus answers the question."""
 
-    coverage: float = 0.0  # IDF-weighted share of the question's words in the best-scoring passage
+    coverage: float = 0.0  # IDF-weighted share of the question's words in the legs' best passage
     char_coverage: float = 0.0  # share of the question's content characters in it
     dense_z: float = 0.0  # best passage cosine, in background standard deviations
     sentence_cos: float = 0.0  # best sentence-unit cosine among the hits
