@@ -242,7 +242,7 @@ class Searcher:
     def _add_char_coverage(self, question: str, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """“展示自己村变化” meets “展现村庄变化” in characters where jieba's words and e5 both miss it.
 
-        Only the head of the fused ranking is rescored, so the cost per question stays ≈ 1 ms.
+        Only the head of the fused ranking is rescored, so the cost per question stays at a few ms.
         """
         wanted = content_chars(question)
         if not wanted:
