@@ -20,7 +20,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def current_onnx(folder: Path, fingerprint: str) -> Path | None:
     """The export, if it was made from exactly these weights (a replaced model must not keep an old copy)."""
-    folder = Path(folder)
     source = folder / SOURCE_FILE
     if (folder / ONNX_FILE).exists() and source.exists() and source.read_text().strip() == fingerprint:
         return folder / ONNX_FILE
@@ -37,12 +36,10 @@ def export_onnx(folder: Path, fingerprint: str) -> Path:
     """
     import torch
     from onnxruntime.transformers.optimizer import optimize_model
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
-    folder = Path(folder)
     target = folder / ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
     model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
 
     class Hidden(torch.nn.Module):  # positional inputs, the last hidden state only
@@ -63,8 +60,8 @@ def export_onnx(folder: Path, fingerprint: str) -> Path:
             torch.onnx.export(Hidden(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(raw),
                               input_names=list(INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes,
                               opset_version=17, dynamo=False)
-        optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
-                                   hidden_size=config.hidden_size, opt_level=1)
+        optimized = optimize_model(str(raw), model_type="bert", num_heads=model.config.num_attention_heads,
+                                   hidden_size=model.config.hidden_size, opt_level=1)
         optimized.save_model_to_file(str(fused))
         os.replace(fused, target)
     (folder / SOURCE_FILE).write_text(fingerprint)
@@ -76,7 +73,7 @@ def ensure_onnx(folder: Path, fingerprint: str) -> Path | None:
     current = current_onnx(folder, fingerprint)
     if current is not None:
         return current
-    log.info("导出问题编码用的 ONNX 副本（约一分钟）：%s", Path(folder) / ONNX_FILE)
+    log.info("导出问题编码用的 ONNX 副本（约一分钟）：%s", folder / ONNX_FILE)
     try:
         return export_onnx(folder, fingerprint)
     except Exception as exc:  # questions are still encoded by torch, only slower

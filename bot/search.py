@@ -144,6 +144,11 @@ def _idf(bm25: bm25s.BM25, n_docs: int) -> dict[str, float]:
             if i < len(df)}
 
 
+def char_share(wanted: set[str], text: str) -> float:
+    """Share of the question's content characters that the text contains: paraphrases keep most of them."""
+    return len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
+
+
 def _above_background(scores: np.ndarray, mean: float) -> np.ndarray:
     """Cosines rescaled so the corpus background is 0 and this question's best candidate is 1."""
     return (scores - mean) / max(float(scores.max(initial=mean)) - mean, 1e-6)
@@ -245,11 +250,8 @@ class Searcher:
         Only the head of the fused ranking is rescored, so the cost per question stays at a few ms.
         """
         wanted = content_chars(question)
-        if not wanted:
-            return
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
-            found = content_chars(index_text(index.passages[cand[r]]))
-            scores[r] += self.tuning.chars * len(wanted & found) / len(wanted)
+            scores[r] += self.tuning.chars * char_share(wanted, index_text(index.passages[cand[r]]))
 
     @staticmethod
     def _states(pattern: re.Pattern, cand: np.ndarray, index: SearchIndex) -> np.ndarray:
@@ -268,8 +270,7 @@ class Searcher:
         weights = {t: index.idf.get(t, index.max_idf) for t in set(tokens)}
         total = sum(weights.values())
         coverage = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
-        wanted = content_chars(question)
-        chars = len(wanted & content_chars(text)) / len(wanted) if wanted else 0.0
+        chars = char_share(content_chars(question), text)
         if dense is None:
             return Evidence(coverage, chars)
         best_sentence = max((max(h.sentences, default=h.dense) for h in hits), default=dense.mean)
