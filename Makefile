@@ -1,19 +1,27 @@
 # make run  — set up, provision the model, build the index if missing or stale, start the console (or the bot)
-# make test — the same set-up, then the whole test suite
+# make test — the same set-up, then the whole test suite; make test-fast — no Node, no model
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODEL := models/multilingual-e5-small/onnx/model.onnx
-EMULATOR := tests/emulator/node_modules/.package-lock.json
+EMULATOR := tools/tg-emulator/node_modules/.package-lock.json
 
-.PHONY: run test setup model index eval bench clean-index
+.PHONY: run test test-fast lint setup model index eval bench clean-index
 
 run: index
 	$(PY) -m bot run
 
 test: model $(EMULATOR)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not model and not e2e"
+
+lint: $(STAMP)
+	$(PY) -m ruff check bot tests benchmarks build_index.py
+	$(PY) -m ruff format --check bot tests benchmarks build_index.py
+	$(PY) -m mypy bot
 
 setup: $(STAMP)
 
@@ -26,13 +34,13 @@ $(STAMP): pyproject.toml
 model: $(MODEL)
 
 $(MODEL): | $(STAMP)
-	$(PY) -m bot.model_provision --models-dir models
+	$(PY) -m bot model --models-dir models
 
 index: model
 	$(PY) build_index.py --if-stale
 
-$(EMULATOR): tests/emulator/package-lock.json
-	cd tests/emulator && npm ci --no-audit --no-fund
+$(EMULATOR): tools/tg-emulator/package-lock.json
+	cd tools/tg-emulator && npm ci --no-audit --no-fund
 	touch $(EMULATOR)
 
 eval: index

@@ -1,4 +1,5 @@
 """python build_index.py [--corpus DIR] [--index DIR] [--if-stale]"""
+
 import sys
 
 from bot.__main__ import main

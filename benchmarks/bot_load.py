@@ -7,6 +7,7 @@ production) and without it (the bot's own capacity). Numbers only, no assertions
 
     .venv/bin/python benchmarks/bot_load.py [--chats 20] [--questions 200] [--only limited|unlimited]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bot.engine import open_encoder  # noqa: E402
-from bot.indexer import build_index  # noqa: E402
-from bot.search import SearchIndex, Searcher  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.telegram_app import build_application  # noqa: E402
 from tg_emulator import EmulatorClient, EmulatorServer, run_emulator  # noqa: E402
+
+from bot.chat.telegram_app import build_application  # noqa: E402
+from bot.engine import open_encoder  # noqa: E402
+from bot.retrieval.indexer import build_index  # noqa: E402
+from bot.retrieval.search import Searcher, SearchIndex  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 
 _tokens = itertools.count(930001)
 
@@ -57,8 +59,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def chat_session(user: EmulatorClient, chat_id: int, asks: list[str], latencies: list[float],
-                       answered: list[bool]) -> None:
+async def chat_session(
+    user: EmulatorClient, chat_id: int, asks: list[str], latencies: list[float], answered: list[bool]
+) -> None:
     for question in asks:
         started = time.perf_counter()
         sent = await user.send_text(chat_id, question)
@@ -69,10 +72,14 @@ async def chat_session(user: EmulatorClient, chat_id: int, asks: list[str], late
 
 async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: int, total: int, limited: bool) -> None:
     token = f"{next(_tokens)}:BENCH"
-    settings = base.model_copy(update={
-        "telegram_bot_token": token, "telegram_api_base_url": emu.base_url, "questions_per_minute": 0,
-        "data_dir": base.data_dir / token.split(":")[0],
-    })
+    settings = base.model_copy(
+        update={
+            "telegram_bot_token": token,
+            "telegram_api_base_url": emu.base_url,
+            "questions_per_minute": 0,
+            "data_dir": base.data_dir / token.split(":")[0],
+        }
+    )
     app = build_application(settings, searcher, telegram_limits=limited)
     errors: list[BaseException] = []
 
@@ -91,8 +98,9 @@ async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: in
     per_chat = [[pool[(c * 7 + i) % len(pool)] for i in range(c, total, chats)] for c in range(chats)]
     try:
         started = time.perf_counter()
-        await asyncio.gather(*(chat_session(user, 20000 + c, asks, latencies, answered)
-                               for c, asks in enumerate(per_chat)))
+        await asyncio.gather(
+            *(chat_session(user, 20000 + c, asks, latencies, answered) for c, asks in enumerate(per_chat))
+        )
         wall = time.perf_counter() - started
     finally:
         await user.aclose()
@@ -101,10 +109,14 @@ async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: in
         await app.shutdown()
         await app.post_shutdown(app)
     label = "with AIORateLimiter (Telegram limits)" if limited else "without rate limiter (bot capacity)"
-    print(f"\n{label}: {len(latencies)}/{total} questions answered from {chats} chats "
-          f"({sum(answered)} with a citation, {len(answered) - sum(answered)} refusals), handler errors: {len(errors)}")
-    print(f"  latency  p50 {percentile(latencies, 0.50) * 1000:7.0f} ms   p95 {percentile(latencies, 0.95) * 1000:7.0f} ms"
-          f"   max {max(latencies) * 1000:7.0f} ms   mean {statistics.mean(latencies) * 1000:7.0f} ms")
+    print(
+        f"\n{label}: {len(latencies)}/{total} questions answered from {chats} chats "
+        f"({sum(answered)} with a citation, {len(answered) - sum(answered)} refusals), handler errors: {len(errors)}"
+    )
+    print(
+        f"  latency  p50 {percentile(latencies, 0.50) * 1000:7.0f} ms   p95 {percentile(latencies, 0.95) * 1000:7.0f} ms"
+        f"   max {max(latencies) * 1000:7.0f} ms   mean {statistics.mean(latencies) * 1000:7.0f} ms"
+    )
     print(f"  throughput {len(latencies) / wall:6.1f} questions/s   wall {wall:.1f} s", flush=True)
 
 

@@ -5,6 +5,7 @@ Build: a fresh index (empty embedding cache) of the seed plus N law passages; ra
 exactly the texts the build encoded (passages and their sentence units). Search latency: p50/p95 over tests/data/qa.jsonl on the seed and on the
 seed + 10k law paragraphs (benchmarks/.work, built by benchmarks/quality.py or here).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,14 +19,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import LAWS, ROOT, SEED_QA, WORK, distractor_corpus, law_articles, missing, seed_corpus  # noqa: E402
+from datasets import LAWS, ROOT, SEED_QA, WORK, distractor_corpus, law_articles, missing, seed_corpus
 
-from bot.embed import load_encoder  # noqa: E402
-from bot.evaluate import load_questions  # noqa: E402
-from bot.indexer import build_index, index_text, is_stale, sentence_texts  # noqa: E402
-from bot.ingest import load_corpus  # noqa: E402
-from bot.passages import build_passages  # noqa: E402
-from bot.search import SearchIndex, Searcher  # noqa: E402
+from bot.ingest import load_corpus
+from bot.model.encoder import load_encoder
+from bot.retrieval.evaluate import load_questions
+from bot.retrieval.indexer import build_index, index_text, is_stale, sentence_texts
+from bot.retrieval.passages import build_passages
+from bot.retrieval.search import Searcher, SearchIndex
 
 
 def throughput(encoder, extra_passages: int) -> dict:
@@ -34,8 +35,9 @@ def throughput(encoder, extra_passages: int) -> dict:
         shutil.copytree(seed_corpus(), corpus)
         if extra_passages and not missing(LAWS):
             rows = law_articles(extra_passages)
-            (corpus / "laws.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows),
-                                               encoding="utf-8")
+            (corpus / "laws.jsonl").write_text(
+                "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+            )
         start = time.perf_counter()
         report = build_index(corpus, Path(tmp) / "index", encoder, progress=False)
         build_s = time.perf_counter() - start
@@ -45,12 +47,19 @@ def throughput(encoder, extra_passages: int) -> dict:
         encoder.encode_passages(texts)
         raw_s = time.perf_counter() - start
     build_rate, raw_rate = len(texts) / build_s, len(texts) / raw_s
-    print(f"build: {report.passages} passages ({len(texts)} passage and sentence texts) in {build_s:.1f} s = "
-          f"{report.passages / build_s:.1f} passages/s, {build_rate:.1f} texts/s; raw model.encode: {raw_rate:.1f} "
-          f"texts/s; ratio build/raw = {build_rate / raw_rate:.2f}")
-    return {"passages": report.passages, "texts": len(texts), "passages_per_s": round(report.passages / build_s, 1),
-            "build_texts_per_s": round(build_rate, 1), "raw_texts_per_s": round(raw_rate, 1),
-            "ratio": round(build_rate / raw_rate, 2)}
+    print(
+        f"build: {report.passages} passages ({len(texts)} passage and sentence texts) in {build_s:.1f} s = "
+        f"{report.passages / build_s:.1f} passages/s, {build_rate:.1f} texts/s; raw model.encode: {raw_rate:.1f} "
+        f"texts/s; ratio build/raw = {build_rate / raw_rate:.2f}"
+    )
+    return {
+        "passages": report.passages,
+        "texts": len(texts),
+        "passages_per_s": round(report.passages / build_s, 1),
+        "build_texts_per_s": round(build_rate, 1),
+        "raw_texts_per_s": round(raw_rate, 1),
+        "ratio": round(build_rate / raw_rate, 2),
+    }
 
 
 def search_latency(searcher: Searcher, label: str) -> dict:

@@ -1,4 +1,5 @@
 """Benchmark corpora built from ../shared/data: the seed with law distractors, and CMRC 2018 as an outside check."""
+
 from __future__ import annotations
 
 import gzip
@@ -80,18 +81,24 @@ def cmrc_corpus() -> tuple[Path, Path]:
             for para in item["paragraphs"]:
                 context = para["context"]
                 title = item.get("title") or context[:16]
-                articles.write(json.dumps({"title": title, "text": context, "source": "CMRC2018", "date": ""},
-                                          ensure_ascii=False) + "\n")
+                articles.write(
+                    json.dumps({"title": title, "text": context, "source": "CMRC2018", "date": ""}, ensure_ascii=False)
+                    + "\n"
+                )
                 for qa_row in para["qas"]:
                     ans = qa_row["answers"][0]
                     gold = gold_around(context, ans["text"], ans["answer_start"])
-                    questions.write(json.dumps({"id": qa_row["id"], "question": qa_row["question"], "gold": [gold]},
-                                               ensure_ascii=False) + "\n")
+                    questions.write(
+                        json.dumps(
+                            {"id": qa_row["id"], "question": qa_row["question"], "gold": [gold]}, ensure_ascii=False
+                        )
+                        + "\n"
+                    )
     return corpus, qa
 
 
 def gold_around(context: str, answer: str, start: int, width: int = 40) -> str:
-    if context[start:start + len(answer)] != answer:
+    if context[start : start + len(answer)] != answer:
         found = context.find(answer)
         start = found if found >= 0 else start
     bounds = [m.end() for m in re.finditer(r"[。！？!?]", context)]
@@ -102,4 +109,4 @@ def gold_around(context: str, answer: str, start: int, width: int = 40) -> str:
         return sentence.strip()
     rel = start - sent_start
     left = max(0, min(rel - (width - len(answer)) // 2, len(sentence) - width))
-    return sentence[left:left + max(width, len(answer))].strip()
+    return sentence[left : left + max(width, len(answer))].strip()

@@ -6,6 +6,7 @@ embedding cache where a text was encoded before (benchmarks/quality.py encodes ~
 encoding 50k more passages takes about an hour on this 2-core box. Exact (flat) inner-product search costs the
 same whatever the values, so the timing is that of the real code path; the quality numbers are not measured here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,13 +18,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import LAWS, ROOT, SEED_QA, WORK, law_articles, missing, seed_corpus  # noqa: E402
+from datasets import LAWS, ROOT, SEED_QA, WORK, law_articles, missing, seed_corpus
 
-from bot.answer import answer  # noqa: E402
-from bot.embed import EmbeddingCache, load_encoder  # noqa: E402
-from bot.evaluate import load_questions  # noqa: E402
-from bot.indexer import build_index, index_text, is_stale, make_faiss_index, sentence_texts  # noqa: E402
-from bot.search import SearchIndex, Searcher, _background  # noqa: E402
+from bot.model.encoder import load_encoder
+from bot.retrieval.answer import answer
+from bot.retrieval.evaluate import load_questions
+from bot.retrieval.indexer import build_index, index_text, is_stale, make_faiss_index, sentence_texts
+from bot.retrieval.search import Searcher, SearchIndex, _background
+from bot.retrieval.vector_cache import EmbeddingCache
 
 
 def corpus_of(passages: int) -> Path:
@@ -85,8 +87,10 @@ def main() -> None:
             answer(q, searcher)
             times.append((time.perf_counter() - start) * 1000)
     p50, p95 = np.percentile(times, [50, 95])
-    print(f"answer() at {len(index.passages)} passages ({real} real vectors): p50={p50:.1f} ms p95={p95:.1f} ms "
-          f"over {len(times)} calls")
+    print(
+        f"answer() at {len(index.passages)} passages ({real} real vectors): p50={p50:.1f} ms p95={p95:.1f} ms "
+        f"over {len(times)} calls"
+    )
 
 
 if __name__ == "__main__":

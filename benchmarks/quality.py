@@ -5,6 +5,7 @@ held out), the same questions over the seed plus ≥10k law paragraphs, and CMRC
 (passage level). Also answer() latency.
 python benchmarks/quality.py [--skip-cmrc] [--latency-index DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,25 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import (CMRC, LAWS, ROOT, ROUND3_QA, SEED_QA, WORK, cmrc_corpus, distractor_corpus,  # noqa: E402
-                      missing, seed_corpus)
+from datasets import (
+    CMRC,
+    LAWS,
+    ROOT,
+    ROUND3_QA,
+    SEED_QA,
+    WORK,
+    cmrc_corpus,
+    distractor_corpus,
+    missing,
+    seed_corpus,
+)
 
-from bot.answer import answer  # noqa: E402
-from bot.embed import load_encoder  # noqa: E402
-from bot.evaluate import Question, evaluate, load_questions  # noqa: E402
-from bot.indexer import build_index, is_stale  # noqa: E402
-from bot.search import MODES, SearchIndex, Searcher  # noqa: E402
-from bot.text import squash  # noqa: E402
-
+from bot.model.encoder import load_encoder
+from bot.retrieval.answer import answer
+from bot.retrieval.evaluate import Question, evaluate, load_questions
+from bot.retrieval.indexer import build_index, is_stale
+from bot.retrieval.search import MODES, Searcher, SearchIndex
+from bot.retrieval.sentences import squash
 
 
 def plain_bm25(index: SearchIndex, questions: list[Question]) -> dict:
@@ -82,9 +92,12 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
         rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m))
         rows[mode]["open_r1"] = evaluate(questions, lambda q, m=mode: answer(q, unrefused, k=10, mode=m))["r1"]
         m = rows[mode]
-        print(f"{name:24s} {mode:7s} n={m['n']:4d} R@1={m['r1']:.3f} R@5={m['r5']:.3f} MRR@10={m['mrr10']:.3f} "
-              f"answer@1={m['answer1']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
-              f"in={m['refused_wrong']}/{m['answerable']}  open R@1={m['open_r1']:.3f}", flush=True)
+        print(
+            f"{name:24s} {mode:7s} n={m['n']:4d} R@1={m['r1']:.3f} R@5={m['r5']:.3f} MRR@10={m['mrr10']:.3f} "
+            f"answer@1={m['answer1']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
+            f"in={m['refused_wrong']}/{m['answerable']}  open R@1={m['open_r1']:.3f}",
+            flush=True,
+        )
     return rows
 
 
@@ -106,8 +119,11 @@ def latency(searcher: Searcher, questions: list[Question], label: str, rounds: i
             answer(q.question, searcher)
             times.append((time.perf_counter() - start) * 1000)
     p50, p95 = np.percentile(times, [50, 95])
-    print(f"answer() latency {label}: {len(searcher.index.passages)} passages, p50={p50:.1f} ms p95={p95:.1f} ms "
-          f"({len(times)} calls)", flush=True)
+    print(
+        f"answer() latency {label}: {len(searcher.index.passages)} passages, p50={p50:.1f} ms p95={p95:.1f} ms "
+        f"({len(times)} calls)",
+        flush=True,
+    )
     return {"passages": len(searcher.index.passages), "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
 
 

@@ -4,6 +4,7 @@ python benchmarks/tune.py   (needs the benchmark indexes that benchmarks/quality
 The printed BM25_PARAMS are what bot/indexer.py builds with; the printed Tuning(...) is what bot/search.py
 carries as its defaults.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import ROOT, ROUND3_QA, SEED_QA, WORK, split_of  # noqa: E402
+from datasets import ROOT, ROUND3_QA, SEED_QA, WORK, split_of
 
-from bot.embed import load_encoder  # noqa: E402
-from bot.evaluate import first_hit_rank, load_questions  # noqa: E402
-from bot.indexer import BM25_PARAMS, keyword_index, keyword_tokens  # noqa: E402
-from bot.search import SearchIndex, Searcher, Tuning  # noqa: E402
+from bot.model.encoder import load_encoder
+from bot.retrieval.evaluate import first_hit_rank, load_questions
+from bot.retrieval.indexer import BM25_PARAMS, keyword_index, keyword_tokens
+from bot.retrieval.search import Searcher, SearchIndex, Tuning
 
 OPEN = Tuning(bias=99.0)
 
@@ -30,8 +31,14 @@ def rows_for(searcher: Searcher, questions, tuning: Tuning, mode: str = "hybrid"
     rows = []
     for q in questions:
         result = searcher.search(q.question, k=10, mode=mode)
-        rows.append({"id": q.id, "answerable": bool(q.gold), "rank": first_hit_rank(result, q.gold) if q.gold else None,
-                     "evidence": result.evidence})
+        rows.append(
+            {
+                "id": q.id,
+                "answerable": bool(q.gold),
+                "rank": first_hit_rank(result, q.gold) if q.gold else None,
+                "evidence": result.evidence,
+            }
+        )
     return rows
 
 
@@ -58,8 +65,10 @@ def main() -> None:
         score = tuple(map(sum, zip(*(r1_mrr(rows_for(s, dev, tuning)) for s in searchers.values()))))
         if best is None or score > best[0]:
             best = (score, tuning)
-            print(f"fusion dense={d} sentence={sent} chars={chars}: dev R@1 sum {score[0]:.3f}, MRR sum "
-                  f"{score[1]:.3f}", flush=True)
+            print(
+                f"fusion dense={d} sentence={sent} chars={chars}: dev R@1 sum {score[0]:.3f}, MRR sum {score[1]:.3f}",
+                flush=True,
+            )
     fit_refusal(searchers, questions, splits, best[1])
 
 
@@ -100,8 +109,11 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
     """
     from sklearn.linear_model import LogisticRegression
 
-    rows = [dict(r, split=splits[r["id"]], index=name) for name, s in searchers.items()
-            for r in rows_for(s, questions, tuning)]
+    rows = [
+        dict(r, split=splits[r["id"]], index=name)
+        for name, s in searchers.items()
+        for r in rows_for(s, questions, tuning)
+    ]
     rows = [r for r in rows if r["evidence"].type_found]  # the answer-type rule refuses those on its own
     best = None
     for features in FEATURE_SETS:
@@ -115,16 +127,20 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
         parts = []
         for part in ("dev", "heldout"):
             chosen = np.array([r["split"] == part for r in rows])
-            parts.append(f"{part} out {int((refused & chosen & ~y).sum())}/{int((chosen & ~y).sum())} "
-                         f"in {int((refused & chosen & y).sum())}/{int((chosen & y).sum())}")
+            parts.append(
+                f"{part} out {int((refused & chosen & ~y).sum())}/{int((chosen & ~y).sum())} "
+                f"in {int((refused & chosen & y).sum())}/{int((chosen & y).sum())}"
+            )
         print(f"refusal {features}: {' | '.join(parts)}  (both indexes)")
         score = (int((refused & dev & ~y).sum()), -int((refused & dev & y).sum()), -len(features))
         if best is None or score > best[0]:
             best = (score, features, model.coef_[0], model.intercept_[0] - cut)
     _, features, weights, bias = best
-    print(f"Tuning(bm25={tuning.bm25}, dense={tuning.dense}, sentence={tuning.sentence}, chars={tuning.chars}, "
-          f"refusal_features={features}, "
-          f"refusal_weights={tuple(round(float(w), 3) for w in weights)}, bias={bias:.3f})")
+    print(
+        f"Tuning(bm25={tuning.bm25}, dense={tuning.dense}, sentence={tuning.sentence}, chars={tuning.chars}, "
+        f"refusal_features={features}, "
+        f"refusal_weights={tuple(round(float(w), 3) for w in weights)}, bias={bias:.3f})"
+    )
 
 
 if __name__ == "__main__":

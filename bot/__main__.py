@@ -1,4 +1,5 @@
-"""Command line: `python -m bot {search,eval,build,console,run,telegram}`."""
+"""The one command line: `python -m bot {search,eval,build,model,console,run,telegram}`."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--corpus", type=Path)
     build.add_argument("--index", type=Path)
     build.add_argument("--if-stale", action="store_true", help="索引已是最新时跳过")
+    model = sub.add_parser("model", help="准备离线向量模型（models/ 下）")
+    model.add_argument("--models-dir", type=Path)
+    model.add_argument("--force", action="store_true", help="即使已完整也重新生成")
     sub.add_parser("console", help="终端问答")
     sub.add_parser("telegram", help="启动 Telegram 机器人")
     sub.add_parser("run", help="有 TELEGRAM_BOT_TOKEN 时启动机器人，否则终端问答")
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return _eval(settings, args)
     if args.command == "build":
         return build_command(settings, args.corpus, args.index, args.if_stale)
+    if args.command == "model":
+        from bot.model.provision import run
+
+        return run(args.models_dir or settings.models_dir, force=args.force)
     if args.command in ("console", "run", "telegram"):
         return _chat(settings, args.command)
     _parser().print_help()
@@ -51,13 +59,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _search(settings, args) -> int:
     from bot.engine import open_searcher
-
-    from bot.answer import answer
+    from bot.retrieval.answer import answer
 
     result = answer(args.question, open_searcher(settings, args.index), k=args.k)
     if args.json:
-        payload = {"question": args.question, "abstained": result.abstained,
-                   "results": [h.to_dict() for h in result.hits], **result.to_dict()}
+        payload = {
+            "question": args.question,
+            "abstained": result.abstained,
+            "results": [h.to_dict() for h in result.hits],
+            **result.to_dict(),
+        }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         if result.abstained:
@@ -70,9 +81,9 @@ def _search(settings, args) -> int:
 
 
 def _eval(settings, args) -> int:
-    from bot.answer import answer
     from bot.engine import open_searcher
-    from bot.evaluate import evaluate, format_report, load_questions
+    from bot.retrieval.answer import answer
+    from bot.retrieval.evaluate import evaluate, format_report, load_questions
 
     searcher = open_searcher(settings, args.index)
     metrics = evaluate(load_questions(args.file), lambda q: answer(q, searcher, k=10, mode=args.mode))
@@ -81,9 +92,9 @@ def _eval(settings, args) -> int:
 
 
 def build_command(settings, corpus: Path | None, index: Path | None, if_stale: bool) -> int:
-    from bot.embed import model_fingerprint, resolve_model
     from bot.engine import open_encoder
-    from bot.indexer import build_index, is_stale
+    from bot.model.encoder import model_fingerprint, resolve_model
+    from bot.retrieval.indexer import build_index, is_stale
 
     corpus, index = corpus or settings.corpus_dir, index or settings.index_dir
     model = resolve_model(settings.embed_model, settings.models_dir)  # fingerprint only: no model load when fresh
@@ -104,10 +115,10 @@ def build_command(settings, corpus: Path | None, index: Path | None, if_stale: b
 
 def _chat(settings, command: str) -> int:
     if command == "telegram" or (command == "run" and settings.telegram_bot_token):
-        from bot.telegram_app import run_bot
+        from bot.chat.telegram_app import run_bot
 
         return run_bot(settings)
-    from bot.console import run_console
+    from bot.chat.console import run_console
 
     return run_console(settings)
 

@@ -1,11 +1,12 @@
 """Wiring in one place: settings → encoder → index → searcher, shared by the CLI, console and Telegram."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.embed import Encoder, load_encoder
-from bot.indexer import BuildReport, Progress, build_index
-from bot.search import SearchIndex, Searcher
+from bot.model.encoder import Encoder, load_encoder
+from bot.retrieval.indexer import BuildReport, Progress, build_index
+from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
 
 
@@ -20,8 +21,9 @@ def open_searcher(settings: Settings, index_dir: Path | None = None, encoder: En
     return Searcher(index, encoder)
 
 
-def rebuild(settings: Settings, searcher: Searcher | None = None, progress: bool = True,
-            on_progress: Progress = None) -> BuildReport:
+def rebuild(
+    settings: Settings, searcher: Searcher | None = None, progress: bool = True, on_progress: Progress = None
+) -> BuildReport:
     """Incremental build, then hot-swap the searcher's index; it keeps serving the old one until then."""
     encoder = searcher.encoder if searcher and searcher.encoder else open_encoder(settings)
     report = build_index(settings.corpus_dir, settings.index_dir, encoder, progress, on_progress)

@@ -1,4 +1,5 @@
 """One Settings object, read once from the environment and `.env`, so no module reads os.environ itself."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,10 @@
-"""Shared fixtures: the real model, and small real indexes built from real corpora."""
+"""Shared fixtures: the real model, and small real indexes built from real corpora.
+
+Tiers by folder: tests/unit needs neither Node nor the model (`make test-fast`), tests/model needs the
+provisioned e5 model, tests/e2e also the Telegram emulator. The folder sets the marker, and any test that
+asks for the model's fixtures is marked `model` wherever it lives.
+"""
+
 from __future__ import annotations
 
 import shutil
@@ -6,14 +12,26 @@ from pathlib import Path
 
 import pytest
 
-from bot.embed import Encoder, load_encoder
-from bot.indexer import build_index
-from bot.model_provision import DEFAULT_MODEL_NAME, provision
-from bot.search import SearchIndex, Searcher
+from bot.model.encoder import Encoder, load_encoder
+from bot.model.provision import DEFAULT_MODEL_NAME, provision
+from bot.retrieval.indexer import build_index
+from bot.retrieval.search import Searcher, SearchIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "000_20fd8c739f8a3408.txt"
 MODELS = ROOT / "models"
+
+
+MODEL_FIXTURES = {"encoder", "seed_index", "seed_searcher"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if tier in ("model", "e2e"):
+            item.add_marker(tier)
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("model")
 
 
 @pytest.fixture(scope="session")

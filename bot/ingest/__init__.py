@@ -3,11 +3,13 @@
 `load_file` is strict (any problem raises `IngestError`); `load_corpus` is lenient: a broken
 file or a bad JSONL line is reported and everything else still loads.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.ingest.corpus_files import corpus_files
 from bot.ingest.docx import read_docx
 from bot.ingest.jsonl import read_jsonl
 from bot.ingest.markdown import read_markdown
@@ -16,9 +18,9 @@ from bot.ingest.pdf import read_pdf
 from bot.ingest.records import Article, IngestError
 
 __all__ = [
+    "SUPPORTED_SUFFIXES",
     "Article",
     "IngestError",
-    "SUPPORTED_SUFFIXES",
     "load_corpus",
     "load_file",
     "parse_page",
@@ -41,7 +43,6 @@ _READERS: dict[str, Reader] = {
     ".docx": _whole(read_docx),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
-_SKIPPED_IN_ROOT = {"readme.md"}
 
 
 def _source_name(path: Path, corpus_root: Path | None) -> str:
@@ -81,26 +82,13 @@ def load_file(path: Path, corpus_root: Path | None = None) -> list[Article]:
     return articles
 
 
-def _corpus_files(corpus_dir: Path) -> list[Path]:
-    """Sorted so article order and ids do not depend on the file system; hidden files and the root README are not articles."""
-    files = []
-    for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        if len(relative.parts) == 1 and path.name.lower() in _SKIPPED_IN_ROOT:
-            continue
-        files.append(path)
-    return files
-
-
 def load_corpus(corpus_dir: Path) -> tuple[list[Article], list[IngestError]]:
     """Everything readable under corpus_dir, plus one IngestError per file (or JSONL line) that was not."""
     if not corpus_dir.is_dir():
         raise IngestError(str(corpus_dir), "corpus folder does not exist")
     articles: list[Article] = []
     errors: list[IngestError] = []
-    for path in _corpus_files(corpus_dir):
+    for path in corpus_files(corpus_dir):
         try:
             found, problems = read_file(path, corpus_dir)
         except IngestError as exc:

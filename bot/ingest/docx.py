@@ -1,4 +1,5 @@
 """Word documents: the first Title/Heading paragraph (or a short first line) is the title, the rest is the body."""
+
 from __future__ import annotations
 
 import zipfile

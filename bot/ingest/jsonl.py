@@ -1,4 +1,5 @@
 """JSON Lines: one article per line `{"title","text","source","date"}` (+ place, author, url)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Markdown articles with YAML front matter (title, date, place, source, author, url)."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from bot.ingest.records import Article, IngestError
-from bot.ingest.text import read_text, split_paragraphs
 from bot.ingest.single import build_article
+from bot.ingest.text import read_text, split_paragraphs
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.*?)\s*#*\s*$")
@@ -34,4 +35,4 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
         raise IngestError(source, f"invalid YAML front matter: {exc}") from exc
     if not isinstance(data, dict):
         raise IngestError(source, "YAML front matter is not a mapping")
-    return data, text[match.end():]
+    return data, text[match.end() :]

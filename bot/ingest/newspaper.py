@@ -5,6 +5,7 @@ after a blank line at a column break, each article starts at its byline (`本报
 or `■本报通讯员 …`) and its kicker/title lines come *after* its body. Photo captions are
 a paragraph followed by a `■通讯员 … 摄` credit line.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """PDF pages: pdfminer gives the same column-ordered text as the `.txt` dumps, so the newspaper parser does the rest."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Records every reader produces, so later stages never care which file format an article came from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """One-article-per-record formats (Markdown, JSONL, DOCX) share the same field handling."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Text helpers shared by every reader, so all formats clean Chinese text, bylines, places and dates the same way."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,8 +64,12 @@ def join_lines(lines: list[str]) -> str:
 
 
 def _needs_space(left: str, right: str) -> bool:
-    return left.isascii() and right.isascii() and left.isalnum() and right.isalnum() and not (
-        left.isdigit() and right.isdigit()
+    return (
+        left.isascii()
+        and right.isascii()
+        and left.isalnum()
+        and right.isalnum()
+        and not (left.isdigit() and right.isdigit())
     )
 
 
@@ -102,7 +107,7 @@ def split_byline(text: str) -> tuple[str, str, str]:
     if not match:
         return "", "", text
     place = _COUNTY_SUFFIX.sub("", match["place"])
-    return match.group(0), place, text.strip()[match.end():].strip()
+    return match.group(0), place, text.strip()[match.end() :].strip()
 
 
 def byline_author(byline: str) -> str:

@@ -1,0 +1,1 @@
+"""The chat channels: one Core for every command, the replies, state, daily excerpts, console and Telegram."""

@@ -1,0 +1,282 @@
+"""What each command does, independent of the channel: the console and the Telegram bot both call `Core`.
+
+Methods are synchronous and thread-safe; the Telegram side runs the CPU-bound ones (answer, rebuild,
+upload parsing) with `asyncio.to_thread`. A `Reply` is finished text in the caller's `Style` plus
+channel-neutral buttons, so neither channel formats or decides anything itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.chat import daily, replies
+from bot.chat.replies import Style
+from bot.chat.store import Store, Subscription
+from bot.ingest import SUPPORTED_SUFFIXES, IngestError, load_file
+from bot.ingest.corpus_files import safe_filename, same_content, save_new
+from bot.retrieval.answer import answer
+from bot.retrieval.indexer import BuildReport
+from bot.retrieval.passages import Passage
+from bot.retrieval.search import Searcher, SearchIndex
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOP_K = 5
+OFF_WORDS = {"off", "stop", "no", "关闭", "取消", "退订", "停止"}
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button as data: Telegram turns it into callback data (≤ 64 bytes), the console into a command."""
+
+    label: str
+    action: str  # "more" | "full"
+    query_id: str
+    rank: int = 1  # which hit (1 = the answer's own passage) "full" opens
+
+    @property
+    def data(self) -> str:
+        return f"{self.action}:{self.query_id}:{self.rank}"
+
+
+def parse_button(data: str) -> tuple[str, str, int] | None:
+    match = re.fullmatch(r"(more|full):([\w-]{1,40}):(\d{1,3})", data or "")
+    return (match[1], match[2], int(match[3])) if match else None
+
+
+@dataclass
+class Reply:
+    texts: list[str]
+    buttons: list[Button] = field(default_factory=list)
+    ok: bool = True  # False: a refusal or an expired button — nothing to expand
+
+    @property
+    def query_id(self) -> str | None:
+        return self.buttons[0].query_id if self.buttons else None
+
+
+@dataclass
+class DailyChange:
+    text: str
+    subscription: Subscription | None  # the subscription to (re)schedule; None: no job for this chat
+    changed: bool
+
+
+@dataclass
+class UploadOutcome:
+    text: str
+    saved: Path | None = None  # set when a new file went into the corpus and needs indexing
+
+
+class SlidingWindow:
+    """At most `limit` events per `window` seconds per key, counted over the last window (not per clock minute)."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._events: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: int) -> float:
+        """0.0 and counted when allowed; otherwise the seconds until the oldest event leaves the window."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return events[0] + self.window - now
+            events.append(now)
+            return 0.0
+
+
+@dataclass
+class CorpusView:
+    """Lookups over one SearchIndex, built once per index (a hot swap brings a new view)."""
+
+    by_id: dict[str, Passage]
+    by_article: dict[str, list[Passage]]
+    rotation: list[Passage]
+    stats: replies.CorpusStats
+
+    @classmethod
+    def of(cls, index: SearchIndex) -> CorpusView:
+        by_article: dict[str, list[Passage]] = {}
+        for passage in index.passages:
+            by_article.setdefault(passage.article_id, []).append(passage)
+        for passages in by_article.values():
+            passages.sort(key=lambda p: p.position)
+        firsts = [ps[0] for ps in by_article.values()]
+        articles = [p for p in firsts if p.kind != "caption"]
+        manifest = index.manifest or {}
+        stats = replies.CorpusStats(
+            articles=len(articles),
+            captions=len(firsts) - len(articles),
+            passages=len(index.passages),
+            files=len(manifest.get("corpus") or {p.source for p in firsts}),
+            places=Counter(p.place for p in articles if p.place).most_common(),
+            newest_date=max((p.date for p in firsts if p.date), default=""),
+            built_at=str(manifest.get("built_at", "")),
+        )
+        return cls({p.passage_id: p for p in index.passages}, by_article, daily.rotation(index.passages), stats)
+
+
+class Core:
+    def __init__(self, settings: Settings, searcher: Searcher, store: Store) -> None:
+        self.settings, self.searcher, self.store = settings, searcher, store
+        self.limiter = SlidingWindow(settings.questions_per_minute)
+        self._reindex = threading.Lock()
+        self._view_lock = threading.Lock()
+        self._view: tuple[SearchIndex, CorpusView] | None = None
+
+    def view(self) -> CorpusView:
+        index = self.searcher.index
+        with self._view_lock:
+            if self._view is None or self._view[0] is not index:
+                self._view = (index, CorpusView.of(index))
+            return self._view[1]
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids
+
+    # ------------------------------------------------------------------ questions
+    def ask(self, question: str, style: Style, chat_id: int | None = None) -> Reply:
+        result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
+        if result.abstained or result.passage is None:
+            return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False)
+        hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
+        query_id = self.store.save_query(chat_id, question, hits)
+        buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 else []
+        buttons.append(Button(replies.BUTTON_FULL, "full", query_id, 1))
+        return Reply([replies.answer_text(result, style)], buttons)
+
+    def more(self, query_id: str, style: Style) -> Reply:
+        stored = self.store.query(query_id)
+        view = self.view()
+        ranked = (
+            [(rank, view.by_id[pid]) for rank, (pid, _) in enumerate(stored.hits[1:], start=2) if pid in view.by_id]
+            if stored
+            else []
+        )
+        if not ranked:
+            return Reply([replies.expired()], ok=False)
+        seen = {stored.hits[0][1]}  # the answer's own article already has its 阅读全文 button
+        buttons = []
+        for rank, passage in ranked:
+            if passage.article_id not in seen:
+                seen.add(passage.article_id)
+                buttons.append(Button(replies.full_label(rank), "full", query_id, rank))
+        return Reply(replies.more_results(ranked, style), buttons)
+
+    def full(self, query_id: str, rank: int, style: Style) -> Reply:
+        stored = self.store.query(query_id)
+        if stored is None or not 1 <= rank <= len(stored.hits):
+            return Reply([replies.expired()], ok=False)
+        passages = self.view().by_article.get(stored.hits[rank - 1][1])
+        if not passages:
+            return Reply([replies.expired()], ok=False)
+        return Reply(replies.article_parts(passages, style))
+
+    # ------------------------------------------------------------------ excerpts
+    def claim_excerpt(self, chat_id: int) -> Passage | None:
+        return daily.next_excerpt(self.store, chat_id, self.view().rotation)
+
+    def today(self, chat_id: int, style: Style) -> Reply:
+        passage = self.claim_excerpt(chat_id)
+        if passage is None:
+            return Reply([replies.no_excerpt()], ok=False)
+        return Reply([replies.excerpt(passage, style)])
+
+    def daily(self, chat_id: int, argument: str, style: Style, now: dt.datetime | None = None) -> DailyChange:
+        """`/daily`, `/daily HH:MM` or `/daily off` for one chat; the caller (re)schedules the job."""
+        argument = argument.strip()
+        tz = self.settings.timezone
+        if argument.lower() in OFF_WORDS:
+            was = self.store.unsubscribe(chat_id)
+            return DailyChange(replies.daily_unsubscribed(was), None, was)
+        current = self.store.subscription(chat_id)
+        if not argument and current and current.enabled:
+            return DailyChange(replies.daily_status(current.time, current.timezone), current, False)
+        at = daily.parse_time(argument) if argument else (current.time if current else self.default_time)
+        if at is None:
+            return DailyChange(
+                replies.daily_bad_time(argument, style), current if current and current.enabled else None, False
+            )
+        sub = self.store.subscribe(chat_id, at, tz, daily.settled_day(at, tz, now))
+        return DailyChange(replies.daily_subscribed(at, tz), sub, True)
+
+    @property
+    def default_time(self) -> str:
+        return daily.parse_time(self.settings.daily_time) or "08:00"
+
+    # ------------------------------------------------------------------ fixed replies
+    def sources(self, style: Style) -> Reply:
+        return Reply([replies.sources(self.view().stats, style)])
+
+    def about(self, style: Style) -> Reply:
+        stats = self.view().stats
+        return Reply([replies.about(style, stats.articles, stats.passages)])
+
+    # ------------------------------------------------------------------ reindex
+    def try_begin_reindex(self) -> bool:
+        """Only one build at a time; the caller must `end_reindex()` once it is done."""
+        return self._reindex.acquire(blocking=False)
+
+    def end_reindex(self) -> None:
+        self._reindex.release()
+
+    @property
+    def reindexing(self) -> bool:
+        return self._reindex.locked()
+
+    def rebuild(self, on_progress: Callable[[int, int], None] | None = None) -> BuildReport:
+        """Incremental build, then a hot swap; answers keep coming from the old index until the swap."""
+        from bot.engine import rebuild
+
+        return rebuild(self.settings, self.searcher, progress=False, on_progress=on_progress)
+
+    def reindex_text(self, report: BuildReport, style: Style) -> str:
+        """Counted like /sources (articles without photo captions), from the index now being served."""
+        stats = self.view().stats
+        return replies.reindex_done(
+            stats.articles, stats.passages, report.added, report.removed, report.seconds, report.errors, style
+        )
+
+    # ------------------------------------------------------------------ uploads
+    def check_upload(self, name: str, size: int | None, style: Style) -> str | None:
+        """A refusal before downloading anything, or None when the file may be fetched."""
+        if Path(name or "").suffix.lower() not in SUPPORTED_SUFFIXES:
+            return replies.upload_unsupported(name or "（无文件名）", SUPPORTED_SUFFIXES, style)
+        if size is not None and size > self.settings.max_upload_bytes:
+            return replies.upload_too_big(size, self.settings.max_upload_bytes)
+        return None
+
+    def accept_upload(self, downloaded: Path, name: str, style: Style) -> UploadOutcome:
+        """Parse strictly first; only a file that reads cleanly is copied into the corpus, under a new safe name."""
+        data = downloaded.read_bytes()
+        if len(data) > self.settings.max_upload_bytes:
+            return UploadOutcome(replies.upload_too_big(len(data), self.settings.max_upload_bytes))
+        try:
+            articles = load_file(downloaded)
+        except IngestError as exc:
+            return UploadOutcome(replies.upload_invalid(name, exc.reason, style))
+        except Exception as exc:  # a parser bug must not take the corpus down with it
+            log.exception("upload %r could not be parsed", name)
+            return UploadOutcome(replies.upload_invalid(name, f"{type(exc).__name__}: {exc}", style))
+        corpus = self.settings.corpus_dir
+        existing = same_content(corpus, data)
+        if existing is not None:
+            return UploadOutcome(replies.upload_duplicate(existing, style))
+        saved = save_new(corpus, safe_filename(name), data)
+        log.info("upload saved as %s (%d articles)", saved, len(articles))
+        return UploadOutcome(replies.upload_saved(saved.name, [a.title for a in articles], style), saved)

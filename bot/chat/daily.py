@@ -1,0 +1,96 @@
+"""Which passage a chat gets as its excerpt, and the clock arithmetic of daily subscriptions.
+
+Channel-neutral: no Telegram here, so the console's /today and the bot's daily job choose alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.chat.store import Store, Subscription
+from bot.retrieval.passages import Passage
+
+MIN_EXCERPT_CHARS = 60
+_HHMM = re.compile(r"^([01]?\d|2[0-3])[:：.](\d{2})$")
+
+
+def is_substantive(passage: Passage) -> bool:
+    """A photo caption or a line that is only the headline says nothing worth a morning message."""
+    text = passage.text.strip()
+    if passage.kind == "caption" or len(text) < MIN_EXCERPT_CHARS:
+        return False
+    return _bare(text) != _bare(passage.title)
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"\W+", "", text)
+
+
+def rotation(passages: list[Passage]) -> list[Passage]:
+    """Newest articles first (undated ones after dated, in corpus order), each article in reading order."""
+    articles: dict[str, list[Passage]] = {}
+    for passage in passages:
+        if is_substantive(passage):
+            articles.setdefault(passage.article_id, []).append(passage)
+    seen = {aid: i for i, aid in enumerate(articles)}  # corpus order: the stable tie-break
+    ranked = sorted(seen, key=lambda aid: (articles[aid][0].date, -seen[aid]), reverse=True)  # ISO dates sort as text
+    return [p for aid in ranked for p in sorted(articles[aid], key=lambda p: p.position)]
+
+
+def next_excerpt(store: Store, chat_id: int, ordered: list[Passage]) -> Passage | None:
+    """Claim (and record) the next excerpt of this chat's rotation; a new round starts once all were sent."""
+    by_id = {p.passage_id: p for p in ordered}
+    passage_id = store.claim_excerpt(chat_id, list(by_id))
+    return by_id.get(passage_id) if passage_id else None
+
+
+# ---------------------------------------------------------------------- clock
+
+
+def parse_time(text: str) -> str | None:
+    """'8:00', '08：00' or '0800' → '08:00'; None when it is not a time of day."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if re.fullmatch(r"\d{4}", text):
+        text = f"{text[:2]}:{text[2:]}"
+    match = _HHMM.match(text)
+    if not match or int(match.group(2)) > 59:
+        return None
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def time_of_day(sub: Subscription) -> dt.time:
+    """The subscription's wall-clock time with its zone attached, as JobQueue.run_daily wants it."""
+    hours, minutes = (int(part) for part in sub.time.split(":"))
+    return dt.time(hours, minutes, tzinfo=zone(sub.timezone))
+
+
+def local_day(timezone: str, now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(zone(timezone)).date().isoformat()
+
+
+def slot_passed(at: str, timezone: str, now: dt.datetime | None = None) -> bool:
+    """Whether today's delivery time (in that zone) is already behind us."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(zone(timezone))
+    hours, minutes = (int(part) for part in at.split(":"))
+    return (now.hour, now.minute) >= (hours, minutes)
+
+
+def settled_day(at: str, timezone: str, now: dt.datetime | None = None) -> str | None:
+    """Subscribing after today's time counts today as done: the first excerpt comes tomorrow, not at once."""
+    return local_day(timezone, now) if slot_passed(at, timezone, now) else None
+
+
+def missed_today(sub: Subscription, now: dt.datetime | None = None) -> bool:
+    """True when today's excerpt was due while the bot was down (restart catch-up)."""
+    return sub.enabled and slot_passed(sub.time, sub.timezone, now) and sub.last_day != local_day(sub.timezone, now)

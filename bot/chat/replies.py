@@ -1,0 +1,412 @@
+"""Every text the bot says, in Simplified Chinese, rendered as Telegram HTML or as terminal plain text.
+
+One renderer per message with a `Style` switch keeps the console and Telegram saying the same things.
+In HTML, every piece of corpus or user text passes through `Style.esc`; only this module writes tags.
+Messages longer than Telegram's 4096-character limit are split between paragraphs or sentences, never
+inside a tag or an entity.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.retrieval.answer import Answer, citation
+from bot.retrieval.passages import Passage
+from bot.retrieval.sentences import split_sentences
+
+TELEGRAM_LIMIT = 4096
+PART_LIMIT = 3900  # room for a "（2/3）" label; measured in UTF-16 units like Telegram
+QUESTION_ECHO_CHARS = 60
+SNIPPET_CHARS = 220
+ERROR = "出错了，请稍后再试。"
+
+
+@dataclass(frozen=True)
+class Style:
+    """HTML for Telegram, plain text for the terminal (answer sentences marked with 【】 there)."""
+
+    html: bool
+
+    def esc(self, text: str) -> str:
+        return html.escape(text, quote=False) if self.html else text
+
+    def answer(self, escaped: str) -> str:
+        return f"<b>{escaped}</b>" if self.html else f"【{escaped}】"
+
+    def strong(self, escaped: str) -> str:
+        return f"<b>{escaped}</b>" if self.html else escaped
+
+    def quiet(self, escaped: str) -> str:
+        return f"<i>{escaped}</i>" if self.html else escaped
+
+
+HTML = Style(html=True)
+PLAIN = Style(html=False)
+
+# (command, description) — the menu registered with setMyCommands and the /help list.
+COMMANDS: list[tuple[str, str]] = [
+    ("ask", "提问，例如 /ask 3+1帮带制是怎么运作的"),
+    ("today", "现在读一段文章摘录"),
+    ("daily", "每日摘录：/daily 08:00 订阅，/daily off 取消"),
+    ("sources", "资料库收录了哪些文章"),
+    ("help", "使用说明"),
+    ("about", "关于本机器人"),
+    ("start", "开始使用"),
+    ("reindex", "更新索引（仅管理员）"),
+]
+CONSOLE_COMMANDS: list[tuple[str, str]] = [
+    ("more", "上一个回答的更多结果"),
+    ("full", "阅读上一个回答的全文（/full 2 读第 2 条结果的全文）"),
+    ("today", "读一段文章摘录"),
+    ("sources", "资料库收录了哪些文章"),
+    ("reindex", "更新索引"),
+    ("help", "使用说明"),
+    ("about", "关于"),
+    ("quit", "退出"),
+]
+BUTTON_MORE = "更多结果"
+BUTTON_FULL = "阅读全文"
+EXAMPLE_QUESTION = "3+1帮带制是怎么运作的？"
+
+
+# ---------------------------------------------------------------------- splitting
+
+
+def units(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_escaped(raw: str, style: Style, limit: int = PART_LIMIT) -> list[str]:
+    """Escape `raw` and cut it into pieces of at most `limit`, at sentence ends where possible."""
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(raw) or [raw]:
+        escaped = style.esc(sentence)
+        if units(escaped) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.extend(_hard_cut(sentence, style, limit))
+            continue
+        if current and units(current) + units(escaped) > limit:
+            pieces.append(current)
+            current = ""
+        current += escaped
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _hard_cut(raw: str, style: Style, limit: int) -> list[str]:
+    pieces, current = [], ""
+    for char in raw:
+        escaped = style.esc(char)
+        if units(current) + units(escaped) > limit:
+            pieces.append(current)
+            current = ""
+        current += escaped
+    return [*pieces, current] if current else pieces
+
+
+def pack(blocks: Iterable[str], limit: int = PART_LIMIT, joiner: str = "\n\n") -> list[str]:
+    """Whole formatted blocks (each within `limit`) packed greedily into as few messages as fit."""
+    parts: list[str] = []
+    current = ""
+    for block in blocks:
+        if current and units(current) + units(joiner) + units(block) > limit:
+            parts.append(current)
+            current = ""
+        current = f"{current}{joiner}{block}" if current else block
+    if current:
+        parts.append(current)
+    return parts
+
+
+def number_parts(parts: list[str], style: Style) -> list[str]:
+    if len(parts) < 2:
+        return parts
+    return [f"{part}\n\n{style.quiet(f'（{i}/{len(parts)}）')}" for i, part in enumerate(parts, start=1)]
+
+
+# ---------------------------------------------------------------------- answers
+
+
+def source_line(passage: Passage, style: Style) -> str:
+    return style.quiet(style.esc("出处：" + citation(passage)))
+
+
+def answer_text(answer: Answer, style: Style) -> str:
+    """The top passage with the answering sentences in bold (or 【】) and a citation line."""
+    if answer.passage is None:
+        return refusal(answer, style)
+    body = "".join(
+        style.answer(style.esc(text)) if is_answer else style.esc(text) for text, is_answer in answer.segments()
+    )
+    if units(body) > PART_LIMIT - 400:  # an oversized passage: the answering sentences alone still fit
+        body = split_escaped("".join(answer.sentences), style, PART_LIMIT - 400)[0]
+        body = style.answer(body)
+    return f"{body}\n\n{source_line(answer.passage, style)}"
+
+
+def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
+    """Why there is no answer, plainly; never a random passage dressed up as one."""
+    if answer.reason == "empty":
+        return f"请直接输入问题，例如：{style.esc(EXAMPLE_QUESTION)}"
+    if answer.reason == "too_long":
+        return f"问题太长了（{len(answer.question.strip())} 字）。请精简到 {max_chars} 字以内再问。"
+    if answer.reason == "no_text":
+        return "没有看懂这个问题，请用文字提问。"
+    echo = " ".join(answer.question.split())
+    if len(echo) > QUESTION_ECHO_CHARS:
+        echo = echo[:QUESTION_ECHO_CHARS] + "…"
+    return (
+        f"抱歉，现有文章中没有找到与“{style.esc(echo)}”相关的内容，无法回答。\n"
+        f"发送 /sources 可以查看资料库收录了哪些文章。"
+    )
+
+
+def more_results(hits: Sequence[tuple[int, Passage]], style: Style) -> list[str]:
+    """Further passages, numbered by their rank so `阅读全文 N` can point back at one."""
+    blocks = [style.strong("更多结果")]
+    for rank, passage in hits:
+        snippet = passage.text if len(passage.text) <= SNIPPET_CHARS else passage.text[:SNIPPET_CHARS] + "…"
+        blocks.append(
+            f"{rank}. {style.strong(style.esc(passage.title))}\n{style.esc(snippet)}\n{source_line(passage, style)}"
+        )
+    return pack(blocks)
+
+
+def full_label(rank: int) -> str:
+    return BUTTON_FULL if rank == 1 else f"全文 {rank}"
+
+
+def article_parts(passages: Sequence[Passage], style: Style) -> list[str]:
+    """The whole article (passages in position order) as one or more messages under Telegram's limit."""
+    first = passages[0]
+    meta = " · ".join(p for p in (first.place, first.date, first.byline) if p)
+    header = style.strong(style.esc(first.title)) + (f"\n{style.quiet(style.esc(meta))}" if meta else "")
+    blocks = [header]
+    for passage in passages:
+        blocks.extend(split_escaped(passage.text, style))
+    return number_parts(pack(blocks), style)
+
+
+def expired() -> str:
+    return "这条结果已过期（资料库已更新或记录已清理），请重新提问。"
+
+
+def no_previous_answer() -> str:
+    return "还没有可以展开的回答，请先提问。"
+
+
+def rate_limited(wait_seconds: float, per_minute: int) -> str:
+    return f"提问太频繁啦：每分钟最多 {per_minute} 个问题。请 {max(1, round(wait_seconds))} 秒后再问。"
+
+
+# ---------------------------------------------------------------------- excerpts
+
+
+def excerpt(passage: Passage, style: Style, daily: bool = False) -> str:
+    """A substantive passage with title, place and date; a daily one says how to stop it."""
+    heading = "每日摘录" if daily else "文章摘录"
+    meta = " · ".join(
+        [passage.place or "地点未注明", passage.date or "日期未注明", *([passage.byline] if passage.byline else [])]
+    )
+    text = (
+        f"{style.strong(heading)}\n{style.strong(style.esc(passage.title))}\n{style.quiet(style.esc(meta))}\n\n"
+        f"{style.esc(passage.text)}"
+    )
+    if daily:
+        text += "\n\n" + style.quiet("发送 /today 再读一段，/daily off 取消每日摘录。")
+    return text
+
+
+def no_excerpt() -> str:
+    return "资料库里还没有可以摘录的文章。"
+
+
+def daily_status(at: str, timezone: str) -> str:
+    return f"已订阅每日摘录：每天 {at}（{timezone}）推送一段文章摘录。发送 /daily off 取消。"
+
+
+def daily_subscribed(at: str, timezone: str) -> str:
+    return (
+        f"订阅成功：每天 {at}（{timezone}）推送一段文章摘录，按从新到旧的顺序轮换、不重复。\n"
+        f"发送 /daily off 取消，/daily HH:MM 修改时间。"
+    )
+
+
+def daily_unsubscribed(was_subscribed: bool) -> str:
+    return "已取消每日摘录。" if was_subscribed else "本聊天没有订阅每日摘录。"
+
+
+def daily_bad_time(text: str, style: Style) -> str:
+    return f"“{style.esc(text[:20])}”不是有效的时间。请用 24 小时制，例如 /daily 07:30，或 /daily off 取消。"
+
+
+def daily_group_admin_only() -> str:
+    return "只有群管理员可以设置本群的每日摘录。"
+
+
+def daily_console() -> str:
+    return "终端模式不支持每日推送；请在 Telegram 中使用 /daily。可以用 /today 读一段摘录。"
+
+
+# ---------------------------------------------------------------------- corpus overview
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    articles: int
+    captions: int
+    passages: int
+    files: int
+    places: list[tuple[str, int]]  # (place, articles), most first
+    newest_date: str
+    built_at: str
+
+
+def sources(stats: CorpusStats, style: Style, max_places: int = 12) -> str:
+    if stats.articles == 0 and stats.captions == 0:
+        return "资料库目前是空的。管理员可以上传文章文件后发送 /reindex。"
+    lines = [
+        style.strong("资料库概况"),
+        f"文章：{stats.articles} 篇"
+        + (f"（另有图片说明 {stats.captions} 条）" if stats.captions else "")
+        + f"，共 {stats.passages} 个段落，来自 {stats.files} 个文件",
+    ]
+    if stats.places:
+        shown = "、".join(f"{style.esc(place)} {count} 篇" for place, count in stats.places[:max_places])
+        more = f" 等 {len(stats.places)} 地" if len(stats.places) > max_places else ""
+        lines.append(f"地区：{shown}{more}")
+    lines.append(f"最新日期：{style.esc(stats.newest_date)}" if stats.newest_date else "最新日期：文章未注明日期")
+    if stats.built_at:
+        lines.append(style.quiet(f"索引更新于 {style.esc(stats.built_at)}"))
+    lines.append("问题超出这些文章的范围时，我会直说没有找到，不会编造。")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- fixed texts
+
+
+def start(style: Style) -> str:
+    return (
+        f"你好！我是{style.strong('党建问答')}机器人，回答全部摘自本地收录的党建报刊文章，并注明出处。\n"
+        f"直接发送问题即可，例如：{style.esc(EXAMPLE_QUESTION)}\n"
+        "在群里请用 /ask 提问，或 @我、回复我的消息。发送 /help 查看全部命令。"
+    )
+
+
+def help_text(style: Style, console: bool = False) -> str:
+    commands = CONSOLE_COMMANDS if console else COMMANDS
+    lines = [
+        style.strong("使用说明"),
+        "直接输入问题即可提问；回答摘自资料库中的文章，加粗的句子就是答案，末行是出处。"
+        if not console
+        else "直接输入问题回车即可；【】中的句子就是答案，末行是出处。",
+        "",
+    ]
+    lines += [f"/{name} — {style.esc(text)}" for name, text in commands]
+    if not console:
+        lines += [
+            "",
+            "群聊中：只回答 /ask、@我 或回复我的消息，其余聊天不打扰。",
+            "回答下方的按钮：“更多结果”看其他相关段落，“阅读全文”看整篇文章。",
+        ]
+    return "\n".join(lines)
+
+
+def about(style: Style, articles: int, passages: int) -> str:
+    return (
+        f"{style.strong('党建问答')} · 离线问答机器人\n"
+        f"资料库：{articles} 篇文章、{passages} 个段落。\n"
+        "检索：关键词（BM25）与语义向量（multilingual-e5-small）混合检索，全部在本机运行。\n"
+        "回答逐字摘自原文并注明出处；资料中没有的内容直接说明，不会编造。"
+    )
+
+
+def console_hint() -> str:
+    return "党建问答（终端模式）：输入问题回车即可；/help 查看命令，/quit 退出。"
+
+
+def console_buttons(labels: Sequence[tuple[str, str, int]]) -> str:
+    """Console stand-in for inline buttons: (label, action, rank) → the command that does the same."""
+    hints = []
+    for label, action, rank in labels:
+        if action == "more":
+            hints.append(f"/more {label}")
+        else:
+            hints.append(f"/full {label}" if rank == 1 else f"/full {rank} 阅读第 {rank} 条的全文")
+    return "（" + " · ".join(hints) + "）"
+
+
+def unknown_command(command: str, style: Style) -> str:
+    return f"不认识的命令 {style.esc(command)}，发送 /help 查看可用命令。"
+
+
+def ask_usage() -> str:
+    return f"请在 /ask 后面写上问题，例如：/ask {EXAMPLE_QUESTION}"
+
+
+# ---------------------------------------------------------------------- admin
+
+
+def admin_only(action: str) -> str:
+    return f"抱歉，只有管理员可以{action}。你可以直接向我提问。"
+
+
+def reindex_busy() -> str:
+    return "已有一个索引任务正在进行，请等它完成后再试。期间照常回答问题。"
+
+
+def reindex_started() -> str:
+    return "正在更新索引…（期间照常回答问题）"
+
+
+def reindex_progress(done: int, total: int) -> str:
+    return f"正在编码 {done}/{total}…"
+
+
+def reindex_done(
+    articles: int, passages: int, added: int, removed: int, seconds: float, errors: Sequence[object], style: Style
+) -> str:
+    text = (
+        f"索引已更新：共 {articles} 篇文章、{passages} 个段落；新增 {added} 段，移除 {removed} 段；"
+        f"用时 {seconds:.1f} 秒。新索引已生效。"
+    )
+    if errors:
+        listed = "\n".join(f"· {style.esc(str(e))}" for e in list(errors)[:5])
+        text += f"\n有 {len(errors)} 个文件无法读取，已跳过：\n{listed}"
+    return text
+
+
+def reindex_failed(error: BaseException, style: Style) -> str:
+    return f"索引更新失败，仍在使用原来的索引。原因：{style.esc(str(error) or type(error).__name__)}"
+
+
+def upload_unsupported(name: str, suffixes: Iterable[str], style: Style) -> str:
+    return f"不支持这种文件：{style.esc(name)}。支持的格式：" + " ".join(sorted(suffixes))
+
+
+def upload_too_big(size: int, limit: int) -> str:
+    return f"文件太大（{size / 1048576:.1f} MB），上限是 {limit / 1048576:.0f} MB。"
+
+
+def upload_invalid(name: str, reason: str, style: Style) -> str:
+    return f"文件 {style.esc(name)} 无法解析，资料库没有任何改动。\n原因：{style.esc(reason)}"
+
+
+def upload_duplicate(existing: str, style: Style) -> str:
+    return f"资料库中已有内容相同的文件 {style.esc(existing)}，无需重复上传。"
+
+
+def upload_saved(saved_as: str, titles: Sequence[str], style: Style) -> str:
+    shown = "、".join(f"《{style.esc(t)}》" for t in titles[:3]) + (" 等" if len(titles) > 3 else "")
+    return f"已收到 {len(titles)} 篇文章：{shown}，保存为 {style.esc(saved_as)}。接下来更新索引。"
+
+
+def upload_saved_busy() -> str:
+    return "另一个索引任务正在进行；等它完成后请发送 /reindex，新文章才会生效。"

@@ -1,0 +1,93 @@
+"""Articles become passages: paragraphs of a readable size that carry their article's metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+from bot.ingest.records import Article
+from bot.retrieval.sentences import split_sentences
+
+MAX_CHARS = 300
+MIN_CHARS = 40
+
+
+@dataclass
+class Passage:
+    passage_id: str
+    article_id: str
+    title: str
+    place: str
+    date: str
+    byline: str
+    source: str
+    position: int
+    text: str
+    kicker: str = ""
+    kind: str = "article"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def context(self) -> str:
+        """Title, kicker and place, indexed with the text: paragraphs rarely repeat where they happen."""
+        return " ".join(part for part in (self.title, self.kicker, self.place) if part)
+
+
+def chunk_paragraph(paragraph: str, max_chars: int = MAX_CHARS) -> list[str]:
+    """Long paragraphs split at sentence ends, so every piece is still a quotable whole."""
+    if len(paragraph) <= max_chars:
+        return [paragraph]
+    chunks: list[str] = []
+    current = ""
+    for sentence in split_sentences(paragraph):
+        if current and len(current) + len(sentence) > max_chars:
+            chunks.append(current)
+            current = ""
+        current += sentence
+    if current:
+        chunks.append(current)
+    return _merge_small(chunks)
+
+
+def _merge_small(pieces: list[str], min_chars: int = MIN_CHARS) -> list[str]:
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (len(piece) < min_chars or len(merged[-1]) < min_chars):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return merged
+
+
+def article_passages(article: Article) -> list[Passage]:
+    pieces: list[str] = []
+    for paragraph in article.paragraphs:
+        pieces.extend(chunk_paragraph(paragraph.strip()))
+    pieces = _merge_small([p for p in pieces if p])
+    return [
+        Passage(
+            passage_id=_passage_id(article.article_id, position, text),
+            article_id=article.article_id,
+            title=article.title,
+            place=article.place,
+            date=article.date,
+            byline=article.byline,
+            source=article.source,
+            position=position,
+            text=text,
+            kicker=article.kicker,
+            kind=article.kind,
+        )
+        for position, text in enumerate(pieces)
+    ]
+
+
+def _passage_id(article_id: str, position: int, text: str) -> str:
+    digest = hashlib.sha1(f"{article_id}\n{position}\n{text}".encode()).hexdigest()[:12]
+    return f"p{digest}"
+
+
+def build_passages(articles: list[Article]) -> list[Passage]:
+    return [passage for article in articles for passage in article_passages(article)]

@@ -1,0 +1,65 @@
+"""What kind of figure a question asks for (几台/多少盏/多长/哪一年), as a pattern a passage must match."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_MEASURE = re.compile(r"(?<!哪)(?:几|多少)([\u4e00-\u9fff])")
+_MEASURE_ALIASES = {"钱": "元"}
+_UNIT_FORMS = {"元": "[美港欧日韩澳台]?元"}  # “77亿美元” is money too
+COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
+MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
+_KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")
+
+
+def measure_words(question: str) -> set[str]:
+    """“多少盏路灯” asks for a count of 盏: text with “1687盏” has the answer type wanted.
+
+    People count things with 个 whatever the text says (“多少个坑塘” … “58处”), and the text may use 个 where the
+    question says 家 (“合作社102个”): countable classifiers accept 个 and their kin; units (亩, 元, 年) stay strict.
+    """
+    asked = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)} & MEASURE_WORDS
+    words = set(asked)
+    for word in asked & COUNTABLE:
+        words |= COUNTABLE if word == "个" else {"个", *next((g for g in _KINDRED if word in g), "")}
+    return words
+
+
+def _count_regex(measures: Iterable[str]) -> str:
+    """A number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
+    number = r"(?<!\d)(?!(?:19|20)\d\d年)(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
+    units = "|".join(_UNIT_FORMS.get(m, re.escape(m)) for m in sorted(measures, key=len, reverse=True))
+    return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
+
+
+_QUANTITIES = (
+    (re.compile(r"多长时间|多久"), ("年", "个月", "月", "天", "日", "小时", "周")),
+    (re.compile(r"多长|多远"), ("公里", "千米", "km", "米", "里")),
+    (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
+    (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
+)
+_HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
+_EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
+_WHICH_YEAR = re.compile(r"哪一?年")
+_YEAR = r"(?<!\d)\d{3,4}年"
+
+
+def answer_pattern(question: str) -> re.Pattern | None:
+    """What the answering text must contain for questions that ask for a count, size, frequency or year.
+
+    “多少盏路灯” wants “1687盏”, “多长的路” wants “60.9公里”, “多长时间…一次” wants “每季度”, “哪一年” wants “2018年”.
+    """
+    parts = []
+    measures = measure_words(question)
+    if measures:
+        parts.append(_count_regex(measures))
+    for asked, units in _QUANTITIES:
+        if asked.search(question):
+            parts.append(_count_regex(units))
+            break
+    if _HOW_OFTEN.search(question):
+        parts.append(_EVERY)
+    if _WHICH_YEAR.search(question):
+        parts.append(_YEAR)
+    return re.compile("|".join(parts)) if parts else None

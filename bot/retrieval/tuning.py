@@ -1,0 +1,42 @@
+"""Every fitted weight of retrieval in one place: `benchmarks/tune.py --write` rewrites the FITTED block.
+
+BM25's k1/b shape the keyword index at build time; the fusion and refusal weights are read per question;
+`sentence_dense` weighs a unit's cosine against its word overlap when the answer sentence is chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    bm25_k1: float
+    bm25_b: float
+    bm25: float
+    dense: float
+    sentence: float
+    chars: float  # share of the question's content characters in the passage, for the head of the ranking
+    # answer only when Σ weight·evidence feature + bias ≥ 0
+    refusal_features: tuple[str, ...]
+    refusal_weights: tuple[float, ...]
+    bias: float
+    keyword_only_min_chars: float
+    sentence_dense: float  # per unit of cosine when ranking the answer units of one passage
+
+
+# --- FITTED: written by benchmarks/tune.py --write; edit there, not here ---
+FITTED = Tuning(
+    bm25_k1=0.9,
+    bm25_b=0.4,
+    bm25=0.6,
+    dense=0.4,
+    sentence=0.4,
+    chars=1.5,
+    refusal_features=("char_coverage", "sentence_cos"),
+    refusal_weights=(8.349, 9.259),
+    bias=-13.384,
+    keyword_only_min_chars=0.7,
+    sentence_dense=24.0,
+)
+# --- end FITTED ---

@@ -1,0 +1,69 @@
+from bot.retrieval.question_types import answer_pattern
+from bot.retrieval.sentences import opening_heading, sentence_units, split_sentences
+
+
+def test_sentences_keep_closing_punctuation_and_quotes():
+    assert split_sentences("他说：“好。”然后走了！最后；") == ["他说：“好。”", "然后走了！", "最后；"]
+
+
+def test_short_lead_in_travels_with_next_sentence():
+    units = sentence_units(
+        "实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。其余内容在这里展开说明一下，并且给出更多的细节。"
+    )
+    assert units[0] == "实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。"
+    assert len(units) == 2
+
+
+def test_trailing_short_sentence_joins_the_last_unit():
+    assert sentence_units("这是一个足够长的句子，用来说明具体的做法和成效。好。") == [
+        "这是一个足够长的句子，用来说明具体的做法和成效。好。"
+    ]
+
+
+def test_count_pattern_follows_the_measure_word_of_the_question():
+    pattern = answer_pattern("安装了多少盏路灯？")
+    assert pattern.search("安装路灯1687盏")
+    assert not pattern.search("新修道路60.9公里")
+    assert answer_pattern("怎么开展的？") is None
+
+
+def test_a_year_is_not_a_count_of_years():
+    pattern = answer_pattern("第一书记的任期是几年？")
+    assert pattern.search("任期2年")
+    assert not pattern.search("2021年以来")
+
+
+def test_answer_pattern_knows_size_frequency_and_year_questions():
+    cases = [
+        ("金乡第一书记修了多长的路？", "新修道路60.9公里", "组织1次现场观摩"),
+        ("梁山为帮扶村硬化了多大面积的地面？", "硬化地面24万平方米", "安装路灯1687盏"),
+        ("金乡多长时间组织第一书记去现场看一次？", "每季度组织1次现场观摩", "组织现场观摩"),
+        ("乡村振兴战略是哪一年提出的？", "2017年提出", "提出了3年"),
+        ("这座古桥建于哪一年？", "始建于1565年", "建成3年"),
+        ("金乡多久给第一书记集中培训一回？", "每半年举办1次业务培训", "集中开展业务培训"),
+        ("新修的村道有多长？", "新修村道12km", "新修村道"),
+        ("公司斥资多少钱建设养殖基地？", "斥资7.7亿美元", "斥资建设"),
+    ]
+    for question, fits, does_not in cases:
+        pattern = answer_pattern(question)
+        assert pattern.search(fits), question
+        assert not pattern.search(does_not), question
+    assert answer_pattern("3+1帮带制是怎么运作的？") is None
+
+
+def test_which_ones_is_not_a_count():
+    assert answer_pattern("梁山的示范村有哪几个？") is None
+    assert answer_pattern("梁山有几个示范村？") is not None
+
+
+def test_countable_questions_accept_kindred_classifiers_but_units_stay_strict():
+    assert answer_pattern("规范提升了多少家合作社？").search("规范提升党支部领办合作社102个")
+    assert answer_pattern("治理了多少个坑塘？").search("治理坑塘58处")
+    assert not answer_pattern("种了多少亩玉米？").search("玉米地12个")
+
+
+def test_opening_heading_frames_a_passage_of_several_units():
+    text = "定期总结，“月度述职”抓推进。镇街党委每月组织村党组织书记进行述职，并提出意见建议。丰富述职形式，可将述职地点放在项目现场、田间地头。"
+    assert opening_heading(text) == "定期总结，“月度述职”抓推进。"
+    assert opening_heading("实行“3+1”帮带制。为每名新任第一书记确定1名原第一书记指导。") == ""
+    assert opening_heading("这是一个足够长的句子，用来说明具体的做法和成效。") == ""
