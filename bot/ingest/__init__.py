@@ -60,17 +60,17 @@ def read_file(path: Path, corpus_root: Path | None = None) -> tuple[list[Article
     source = _source_name(path, corpus_root)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise IngestError(source, f"unsupported file type {path.suffix or '(no extension)'!r}")
+        raise IngestError(source, f"不支持的文件类型 {path.suffix or '（无扩展名）'}")
     if not path.is_file():
-        raise IngestError(source, "not a file")
+        raise IngestError(source, "不是文件")
     try:
         articles, errors = reader(path, source)
-    except IngestError:
+    except (IngestError, MemoryError):
         raise
     except Exception as exc:  # a reader library choking on one odd file must not stop the whole corpus
-        raise IngestError(source, f"unreadable file: {type(exc).__name__}: {exc}") from exc
+        raise IngestError(source, f"无法解析（{type(exc).__name__}: {exc}）") from exc
     if not articles and not errors:
-        raise IngestError(source, "no articles found")
+        raise IngestError(source, "没有找到文章")
     return articles, errors
 
 
@@ -85,7 +85,7 @@ def load_file(path: Path, corpus_root: Path | None = None) -> list[Article]:
 def load_corpus(corpus_dir: Path) -> tuple[list[Article], list[IngestError]]:
     """Everything readable under corpus_dir, plus one IngestError per file (or JSONL line) that was not."""
     if not corpus_dir.is_dir():
-        raise IngestError(str(corpus_dir), "corpus folder does not exist")
+        raise IngestError(str(corpus_dir), "资料文件夹不存在")
     articles: list[Article] = []
     errors: list[IngestError] = []
     for path in corpus_files(corpus_dir):

@@ -16,6 +16,12 @@ from pathlib import Path
 _SKIPPED_IN_ROOT = {"readme.md"}
 _UNSAFE_NAME = re.compile(r"[^\w\-]+")
 _RESERVED_NAMES = {"readme"}  # a saved upload must not become the skipped root README
+# file systems limit a name to 255 bytes; leave room for "-NNN", the extension and the temp prefix
+MAX_STEM_BYTES = 200
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -49,7 +55,7 @@ def safe_filename(name: str) -> str:
     if not (dot and re.fullmatch(r"[A-Za-z0-9]{1,10}", extension)):
         stem, extension = name, ""
     suffix = f".{extension.lower()}" if extension else ""
-    stem = _UNSAFE_NAME.sub("_", stem).strip("._-")[:80].strip("._-") or "upload"
+    stem = _cut_bytes(_UNSAFE_NAME.sub("_", stem).strip("._-")[:80], MAX_STEM_BYTES).strip("._-") or "upload"
     if stem.lower() in _RESERVED_NAMES:
         stem = f"upload_{stem}"
     return stem + suffix

@@ -16,22 +16,22 @@ MAX_TITLE_CHARS = 40
 
 
 def read_docx(path: Path, source: str) -> list[Article]:
-    """python-docx raises for non-zip or non-Word files; that becomes an IngestError naming the file."""
+    """python-docx raises for non-zip or non-Word files; that becomes an IngestError naming the file.
+
+    Style names come from one table built up front: python-docx's `paragraph.style` searches the styles part
+    on every call, which made a document of many short paragraphs quadratic.
+    """
     try:
         document = docx.Document(str(path))
     except (OpcError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise IngestError(source, f"not a readable .docx: {type(exc).__name__}: {exc}") from exc
-    paragraphs = [(" ".join(p.text.split()), _style(p)) for p in document.paragraphs]
+        raise IngestError(source, f"不是可读的 .docx 文件（{type(exc).__name__}: {exc}）") from exc
+    names = {style.style_id: (style.name or "").lower() for style in document.styles}
+    paragraphs = [(" ".join(p.text.split()), names.get(p._p.style or "", "")) for p in document.paragraphs]
     paragraphs = [(text, style) for text, style in paragraphs if text]
     if not paragraphs:
-        raise IngestError(source, "empty document")
+        raise IngestError(source, "文档是空的")
     title, body = _split_title(paragraphs)
     return [build_article({"title": title}, body, source, f"{source}#0")]
-
-
-def _style(paragraph: object) -> str:
-    style = getattr(paragraph, "style", None)
-    return (getattr(style, "name", "") or "").lower()
 
 
 def _is_heading_style(style: str) -> bool:

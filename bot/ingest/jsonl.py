@@ -22,22 +22,22 @@ def read_jsonl(path: Path, source: str) -> tuple[list[Article], list[IngestError
         except IngestError as exc:
             errors.append(exc)
     if not articles and not errors:
-        raise IngestError(source, "no articles")
+        raise IngestError(source, "没有文章")
     return articles, errors
 
 
 def _parse_line(line: str, source: str, number: int) -> Article:
-    where = f"line {number}"
+    where = f"第 {number} 行"
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise IngestError(source, f"{where}: invalid JSON: {exc.msg}") from exc
+        raise IngestError(source, f"{where}：不是有效的 JSON（{exc.msg}）") from exc
     if not isinstance(record, dict):
-        raise IngestError(source, f"{where}: expected a JSON object")
+        raise IngestError(source, f"{where}：应是一个 JSON 对象")
     for key in ("title", "text"):
         if not isinstance(record.get(key), str) or not record[key].strip():
-            raise IngestError(source, f"{where}: missing or empty {key!r}")
+            raise IngestError(source, f"{where}：缺少 {key!r} 或为空")
     try:
         return build_article(record, split_paragraphs(record["text"]), source, f"{source}#{number}")
     except IngestError as exc:
-        raise IngestError(source, f"{where}: {exc.reason}") from exc
+        raise IngestError(source, f"{where}：{exc.reason}") from exc

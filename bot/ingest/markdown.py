@@ -11,6 +11,18 @@ from bot.ingest.records import Article, IngestError
 from bot.ingest.single import build_article
 from bot.ingest.text import read_text, split_paragraphs
 
+MAX_FRONT_MATTER = 8192
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Front matter is a few plain fields: aliases only serve the billion-laughs expansion."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("YAML 别名（&/*）不允许出现在文章信息里")
+        return super().compose_node(parent, index)
+
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.*?)\s*#*\s*$")
 
@@ -29,10 +41,12 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    if len(match["yaml"]) > MAX_FRONT_MATTER:
+        raise IngestError(source, f"文章信息（YAML 头）太长，上限 {MAX_FRONT_MATTER} 字节")
     try:
-        data = yaml.safe_load(match["yaml"]) or {}
+        data = yaml.load(match["yaml"], Loader=_NoAliasLoader) or {}
     except yaml.YAMLError as exc:
-        raise IngestError(source, f"invalid YAML front matter: {exc}") from exc
+        raise IngestError(source, f"文章信息（YAML 头）格式错误：{exc}") from exc
     if not isinstance(data, dict):
-        raise IngestError(source, "YAML front matter is not a mapping")
+        raise IngestError(source, "文章信息（YAML 头）应是“键: 值”的形式")
     return data, text[match.end() :]

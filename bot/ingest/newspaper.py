@@ -18,6 +18,7 @@ from bot.ingest.text import (
     MARKED_BYLINE,
     PHOTO_CREDIT,
     byline_author,
+    check_chinese,
     clean_paragraph,
     clean_title,
     date_from_filename,
@@ -60,6 +61,7 @@ def read_newspaper(path: Path, source: str) -> list[Article]:
 
 def parse_page(text: str, source: str, date: str = "") -> list[Article]:
     """Split one page dump into articles and photo captions, in page order."""
+    check_chinese(text, source)
     units = _units(_blocks(text))
     known = frozenset(_unit_places(units))
     return _Assembler(source, date, known).run(units)
@@ -196,7 +198,7 @@ class _Assembler:
         title = _title_text(heads[-1]) if heads else first_clause(paragraphs[0])
         kicker = "".join(_title_text(lines) for lines in heads[:-1])
         county, town = derive_place([t for t in (kicker, title) if t], self.known)
-        meta = {"town": town} if town else {}
+        meta: dict[str, object] = {"town": town} if town else {}
         if not heads:
             meta["title_inferred"] = True
         self._emit(
@@ -219,7 +221,17 @@ class _Assembler:
             meta={"town": town} if town else {},
         )
 
-    def _emit(self, *, title: str, paragraphs: list[str], byline: str, place: str, **extra: object) -> None:
+    def _emit(
+        self,
+        *,
+        title: str,
+        paragraphs: list[str],
+        byline: str,
+        place: str,
+        meta: dict[str, object],
+        kicker: str = "",
+        kind: str = "article",
+    ) -> None:
         self.items.append(
             Article(
                 article_id=f"{self.source}#{len(self.items)}",
@@ -230,6 +242,8 @@ class _Assembler:
                 date=self.date,
                 byline=byline,
                 author=byline_author(byline),
-                **extra,
+                kicker=kicker,
+                kind=kind,
+                meta=meta,
             )
         )

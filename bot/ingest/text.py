@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path
+
+import charset_normalizer
 
 from bot.ingest.records import IngestError
 
@@ -12,6 +15,10 @@ _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u2018-
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 
 _SPACE_RUN = re.compile(r"\s+")
+_HAN_CHAR = re.compile(f"[{_HAN}]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LEGACY = ("gb18030", "big5", "utf_16_le", "utf_16_be")
+MIN_HAN_SHARE = 0.2
 _GAP_CJK_ANY = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[{_CJK}])")
 _GAP_CJK_ALNUM = re.compile(rf"(?<=[{_CJK}]) (?=[A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[{_CJK}])")
 _SENTENCE_END = re.compile(r"[。！？!?…；;][”’\"'」』）)]*$")
@@ -36,19 +43,44 @@ _HASH_TOKEN = re.compile(r"[0-9a-f]{12,}", re.IGNORECASE)
 
 
 def read_text(path: Path, source: str) -> str:
-    """Decode a text file strictly so a binary or mis-encoded file is reported instead of indexed as garbage."""
+    """UTF-8 first; UTF-16 and the Chinese legacy encodings (GBK/GB18030, Big5) by detection, since Windows
+    editors still save them; anything else is reported instead of indexed as garbage."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IngestError(source, f"cannot read file: {exc}") from exc
+        raise IngestError(source, f"无法读取文件：{exc.strerror or exc}") from exc
     if not data.strip():
-        raise IngestError(source, "empty file")
-    if b"\x00" in data:
-        raise IngestError(source, "binary file, not text")
+        raise IngestError(source, "文件是空的")
+    text = _decode(data)
+    if text is None:
+        raise IngestError(source, "无法识别文字编码（支持 UTF-8、UTF-16、GBK/GB18030、Big5），可能是二进制文件")
+    return _CONTROL.sub("", text)
+
+
+def _decode(data: bytes) -> str | None:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(source, f"not valid UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY)).best()
+        return str(best) if best is not None and best.encoding in _LEGACY else None
+    if "\x00" in text:  # UTF-16 without a byte order mark decodes as UTF-8 full of NULs
+        best = charset_normalizer.from_bytes(data, cp_isolation=["utf_16_le", "utf_16_be"]).best()
+        return str(best) if best is not None and "\x00" not in str(best) else None
+    return text
+
+
+def check_chinese(text: str, source: str) -> None:
+    """The corpus is Chinese newspaper text: a file of Latin letters, digits or symbols is not an article."""
+    visible = [c for c in text if not c.isspace()]
+    han = sum(1 for c in visible if _HAN_CHAR.match(c))
+    if not visible or han < MIN_HAN_SHARE * len(visible):
+        share = han / len(visible) if visible else 0.0
+        raise IngestError(source, f"不像中文文章：汉字只占 {share:.0%}（至少要 {MIN_HAN_SHARE:.0%}）")
 
 
 def join_lines(lines: list[str]) -> str:

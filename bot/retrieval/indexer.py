@@ -206,6 +206,7 @@ def _stack(found: dict[str, np.ndarray], texts: list[str], dim: int) -> np.ndarr
 
 def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:
     """Exact inner product while it is fast enough; HNSW takes over for very large corpora."""
+    index: faiss.Index
     if len(matrix) >= HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80

@@ -41,7 +41,7 @@ def chunk_paragraph(paragraph: str, max_chars: int = MAX_CHARS) -> list[str]:
         return [paragraph]
     chunks: list[str] = []
     current = ""
-    for sentence in split_sentences(paragraph):
+    for sentence in (piece for s in split_sentences(paragraph) for piece in _cut_long(s, max_chars)):
         if current and len(current) + len(sentence) > max_chars:
             chunks.append(current)
             current = ""
@@ -49,6 +49,18 @@ def chunk_paragraph(paragraph: str, max_chars: int = MAX_CHARS) -> list[str]:
     if current:
         chunks.append(current)
     return _merge_small(chunks)
+
+
+def _cut_long(sentence: str, max_chars: int) -> list[str]:
+    """A "sentence" longer than a passage (a run-on with no stop at all) is cut after a comma or a space."""
+    pieces = []
+    while len(sentence) > max_chars:
+        head = sentence[:max_chars]
+        cut = max(head.rfind(mark) for mark in "，、,；;： ") + 1
+        cut = cut if cut > max_chars // 2 else max_chars
+        pieces.append(sentence[:cut])
+        sentence = sentence[cut:]
+    return [*pieces, sentence] if sentence else pieces
 
 
 def _merge_small(pieces: list[str], min_chars: int = MIN_CHARS) -> list[str]:

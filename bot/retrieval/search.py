@@ -133,7 +133,7 @@ class SearchIndex:
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
-        if self.sentences is None or not len(ids):
+        if self.sentences is None or self.sentence_offsets is None or not len(ids):
             return [np.zeros(0, dtype=np.float32) for _ in ids]
         starts, ends = self.sentence_offsets[ids], self.sentence_offsets[ids + 1]
         rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
@@ -187,7 +187,7 @@ class Searcher:
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
         sentences = [np.zeros(0, dtype=np.float32)] * len(candidates)
-        if dense is None:
+        if dense is None or index.vectors is None:
             mode = "bm25"
         else:
             dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query

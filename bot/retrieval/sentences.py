@@ -7,7 +7,8 @@ import re
 HEADING_CHARS = 14
 LEAD_CHARS = 24
 _DIGIT = re.compile(r"\d")
-_SENTENCE = re.compile(r".+?(?:[。！？!?；;]+[”’」』）)]*|…{1,2}[”’」』]*|$)", re.S)
+# an ASCII full stop ends a sentence only before a space or the end: "3.5" and "www.gov.cn" stay whole
+_SENTENCE = re.compile(r".+?(?:[。！？!?；;]+[”’」』）)]*|\.+[\"')]*(?=\s|$)|…{1,2}[”’」』]*|$)", re.S)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -119,7 +119,7 @@ def test_markdown_bad_front_matter(tmp_path):
 def test_markdown_with_only_headings_has_no_text(tmp_path):
     path = tmp_path / "h.md"
     path.write_text("---\ntitle: 标题\n---\n# 标题\n", encoding="utf-8")
-    with pytest.raises(IngestError, match="h.md: no article text"):
+    with pytest.raises(IngestError, match="h.md: 没有正文"):
         load_file(path)
 
 
@@ -167,16 +167,16 @@ def test_jsonl_keeps_good_lines_and_reports_bad_ones(tmp_path):
     )
     assert first.meta["publication"] == "济宁日报"
     assert [a.article_id for a in articles] == ["news.jsonl#1", "news.jsonl#4"]
-    assert [(e.path, e.reason.split(":")[0]) for e in errors] == [("news.jsonl", "line 2"), ("news.jsonl", "line 5")]
-    assert "news.jsonl: line 2: invalid JSON" in str(errors[0])
-    with pytest.raises(IngestError, match="line 2"):
+    assert [(e.path, e.reason.split("：")[0]) for e in errors] == [("news.jsonl", "第 2 行"), ("news.jsonl", "第 5 行")]
+    assert "news.jsonl: 第 2 行：不是有效的 JSON" in str(errors[0])
+    with pytest.raises(IngestError, match="第 2 行"):
         load_file(path, tmp_path)
 
 
 def test_jsonl_non_object_line(tmp_path):
     path = tmp_path / "list.jsonl"
     path.write_text("[1, 2]\n", encoding="utf-8")
-    with pytest.raises(IngestError, match="line 1: expected a JSON object"):
+    with pytest.raises(IngestError, match="第 1 行：应是一个 JSON 对象"):
         load_file(path)
 
 
@@ -239,7 +239,7 @@ def test_pdf_chinese_page_goes_through_the_newspaper_parser(tmp_path):
 def test_pdf_without_text_is_reported(tmp_path):
     path = tmp_path / "blank.pdf"
     _write_pdf(path, [])
-    with pytest.raises(IngestError, match="blank.pdf: PDF has no extractable text"):
+    with pytest.raises(IngestError, match="blank.pdf: PDF 里没有可提取的文字"):
         load_file(path)
 
 
@@ -293,7 +293,7 @@ def test_load_corpus_reports_broken_files_and_loads_the_rest(tmp_path):
 
 
 def test_load_corpus_missing_folder(tmp_path):
-    with pytest.raises(IngestError, match="does not exist"):
+    with pytest.raises(IngestError, match="资料文件夹不存在"):
         load_corpus(tmp_path / "nope")
 
 
