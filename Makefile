@@ -16,7 +16,7 @@ test: model $(EMULATOR)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not model and not e2e"
+	$(PY) -m pytest -q -m "not model and not e2e and not faults"
 
 lint: $(STAMP)
 	$(PY) -m ruff check bot tests benchmarks build_index.py
@@ -47,9 +47,9 @@ eval: index
 	$(PY) -m bot eval tests/data/qa.jsonl
 
 bench: index
-	$(PY) benchmarks/build.py
-	$(PY) benchmarks/quality.py
-	$(PY) benchmarks/bot_load.py
+	$(PY) -m benchmarks.build
+	$(PY) -m benchmarks.quality
+	$(PY) -m benchmarks.bot_load
 
 clean-index:
 	rm -rf index/builds index/current index/cache

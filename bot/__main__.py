@@ -41,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     settings = get_settings()
-    if args.command == "search":
-        return _search(settings, args)
-    if args.command == "eval":
-        return _eval(settings, args)
+    if args.command in ("search", "eval"):
+        from bot.retrieval.index_files import IndexMissing
+
+        try:
+            return _search(settings, args) if args.command == "search" else _eval(settings, args)
+        except IndexMissing as exc:
+            print(exc, file=sys.stderr)
+            return 1
     if args.command == "build":
         return build_command(settings, args.corpus, args.index, args.if_stale)
     if args.command == "model":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.ingest.corpus_files import clean_uploads
 from bot.model.encoder import Encoder, load_encoder
-from bot.retrieval.indexer import BuildReport, Progress, build_index
+from bot.retrieval.indexer import BuildReport, Progress, build_index, clean_leftovers
 from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
 
@@ -15,7 +16,11 @@ def open_encoder(settings: Settings) -> Encoder | None:
 
 
 def open_searcher(settings: Settings, index_dir: Path | None = None, encoder: Encoder | None = None) -> Searcher:
-    index = SearchIndex.load(index_dir or settings.index_dir)
+    """Also the moment to sweep what a killed build or upload left behind: this runs at every start."""
+    index_dir = index_dir or settings.index_dir
+    clean_leftovers(index_dir)
+    clean_uploads(settings.corpus_dir)
+    index = SearchIndex.load(index_dir)
     if encoder is None and index.vectors is not None:
         encoder = open_encoder(settings)
     return Searcher(index, encoder)

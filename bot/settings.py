@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
     webhook_secret: str = ""
 
+    crash_at: str = ""  # fault suite only: the crash point (bot/faults.py) where the process kills itself
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -28,7 +28,7 @@ MODEL_FIXTURES = {"encoder", "seed_index", "seed_searcher"}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
-        if tier in ("model", "e2e"):
+        if tier in ("model", "e2e", "faults"):
             item.add_marker(tier)
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker("model")

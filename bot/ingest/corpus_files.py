@@ -70,6 +70,27 @@ def same_content(corpus_dir: Path, data: bytes) -> str | None:
     return None
 
 
+def clean_uploads(corpus_dir: Path) -> list[Path]:
+    """Temp files of uploads whose process died (kill -9, full disk) before the rename; live ones stay."""
+    found = []
+    for path in corpus_dir.glob(".upload-*.tmp") if corpus_dir.is_dir() else []:
+        pid = path.name.split("-")[1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            path.unlink(missing_ok=True)
+            found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def save_new(corpus_dir: Path, name: str, data: bytes) -> Path:
     """Write under `name`, or `name-2`, `name-3`… — never replacing a file; a half-written file is never visible."""
     corpus_dir.mkdir(parents=True, exist_ok=True)

@@ -31,17 +31,33 @@ SENTENCES = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 
 
+class IndexMissing(RuntimeError):
+    """No build of the index can be loaded; the message says why, in Chinese, for the operator."""
+
+
 def current_path(index_dir: Path) -> Path | None:
     link = index_dir / CURRENT
     return link.resolve() if link.exists() else None
 
 
+def builds_newest_first(index_dir: Path) -> list[Path]:
+    """Complete builds (a build in progress is a hidden .tmp- folder); names start with their time stamp."""
+    folder = index_dir / BUILDS
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+
+
 def read_manifest(index_dir: Path) -> dict | None:
+    """The served build's manifest; None when there is none or it is unreadable (the index is then stale)."""
     path = current_path(index_dir)
-    if path is None or not (path / MANIFEST).exists():
+    if path is None:
         return None
-    manifest: dict = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    return manifest
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def index_text(passage: Passage) -> str:

@@ -19,7 +19,9 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from bot.faults import crash_point
 from bot.ingest import load_corpus
+from bot.ingest.corpus_files import clean_uploads
 from bot.ingest.corpus_files import fingerprint as corpus_fingerprint
 from bot.ingest.records import IngestError
 from bot.model.encoder import Encoder
@@ -52,6 +54,10 @@ KEEP_BUILDS = 2
 Progress = Callable[[int, int], None] | None
 
 
+class BuildCancelled(Exception):
+    """Raised by a progress callback to stop a build; the index being served stays as it was."""
+
+
 @dataclass
 class BuildReport:
     passages: int
@@ -78,11 +84,35 @@ def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -
     )
 
 
+def clean_leftovers(index_dir: Path) -> list[Path]:
+    """Remove what a killed build left: half-written build folders and swap links. Skipped while a build runs."""
+    if not index_dir.is_dir():
+        return []
+    with (index_dir / LOCK).open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []
+        return _remove_leftovers(index_dir)
+
+
+def _remove_leftovers(index_dir: Path) -> list[Path]:
+    found = [*index_dir.glob(f".{CURRENT}.*"), *(index_dir / BUILDS).glob(".tmp-*")]
+    for path in found:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    return found
+
+
 def build_index(
     corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool = True, on_progress: Progress = None
 ) -> BuildReport:
     """on_progress(done, total) lets a chat show how far the encode has got."""
     with build_lock(index_dir):
+        _remove_leftovers(index_dir)
+        clean_uploads(corpus_dir)
         return _build(corpus_dir, index_dir, encoder, progress, on_progress)
 
 
@@ -97,6 +127,7 @@ def _build(
     work = Path(_mkdtemp(index_dir))
     try:
         segmenter = _write_keyword_index(work, passages, articles)
+        crash_point("build.keywords")
         encoded = cached = 0
         if encoder is not None:
             encoded, cached = _write_vectors(work, passages, encoder, index_dir, progress, on_progress)
@@ -115,6 +146,7 @@ def _build(
         )
         report.seconds = round(time.perf_counter() - started, 2)
         _write_manifest(work, fingerprint, encoder, report, segmenter)
+        crash_point("build.manifest")
         report.path = _publish(work, index_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -125,8 +157,6 @@ def _build(
 def _mkdtemp(index_dir: Path) -> str:
     builds = index_dir / BUILDS
     builds.mkdir(exist_ok=True)
-    for leftover in builds.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
     return tempfile.mkdtemp(prefix=".tmp-", dir=builds)
 
 
@@ -189,6 +219,7 @@ def _write_vectors(
             cache.put_many(chunk, vectors)
             found.update(zip(chunk, vectors))
             bar.update(len(chunk))
+            crash_point("build.encoding")
             if on_progress:
                 on_progress(start + len(chunk), len(missing))
         bar.close()
@@ -242,12 +273,14 @@ def _write_manifest(
 def _publish(work: Path, index_dir: Path) -> Path:
     final = work.with_name(time.strftime("%Y%m%dT%H%M%S-") + work.name.removeprefix(".tmp-"))
     os.rename(work, final)
+    crash_point("build.renamed")
     link = index_dir / CURRENT
     tmp_link = index_dir / f".{CURRENT}.{os.getpid()}"
     if tmp_link.is_symlink():
         tmp_link.unlink()
     os.symlink(Path(BUILDS) / final.name, tmp_link)
     os.replace(tmp_link, link)
+    crash_point("build.swapped")
     _prune(index_dir, keep=final)
     return final
 

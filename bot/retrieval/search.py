@@ -23,6 +23,8 @@ from bot.retrieval.index_files import (
     SENTENCES,
     USERDICT,
     VECTORS,
+    IndexMissing,
+    builds_newest_first,
     current_path,
     index_text,
 )
@@ -32,16 +34,13 @@ from bot.retrieval.segment import Segmenter, content_chars
 from bot.retrieval.tuning import FITTED, Tuning
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 CANDIDATES = 100
 CHAR_DEPTH = 30
 BACKGROUND_SAMPLE = 2048
 TYPE_DEPTH = 5
 MODES = ("bm25", "dense", "hybrid")
-
-
-class IndexMissing(RuntimeError):
-    pass
 
 
 @dataclass
@@ -111,12 +110,32 @@ class SearchIndex:
     max_idf: float = 1.0
     sentences: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
+    fallback: str = ""  # why an older build is served instead of index/current, or ""
 
     @classmethod
     def load(cls, index_dir: Path) -> SearchIndex:
-        path = current_path(index_dir)
-        if path is None:
+        """The current build, or else the newest older build that loads whole (a disk error or a bad copy
+        must not take the bot down when yesterday's index is still there)."""
+        current = current_path(index_dir)
+        candidates = list(dict.fromkeys([*([current] if current else []), *builds_newest_first(index_dir)]))
+        if not candidates:
             raise IndexMissing(f"索引不存在：{index_dir}（请先运行 python build_index.py）")
+        problems = []
+        for path in candidates:
+            try:
+                index = cls._load_build(path)
+            except Exception as exc:  # any unreadable file means this build cannot serve
+                problems.append(f"{path.name}：{type(exc).__name__}: {exc}")
+                log.warning("索引 %s 无法加载：%s", path, exc)
+                continue
+            if path != current:
+                index.fallback = f"当前索引无法加载（{problems[0]}），改用较早的索引 {path.name}"
+                log.warning(index.fallback)
+            return index
+        raise IndexMissing("索引无法加载，请重新运行 python build_index.py：\n" + "\n".join(problems))
+
+    @classmethod
+    def _load_build(cls, path: Path) -> SearchIndex:
         with (path / PASSAGES).open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle]
         bm25 = bm25s.BM25.load(str(path / BM25)) if (path / BM25).exists() else None
@@ -129,7 +148,20 @@ class SearchIndex:
         if (path / SENTENCES).exists():
             index.sentences = np.load(path / SENTENCES, mmap_mode="r")
             index.sentence_offsets = np.load(path / SENTENCE_OFFSETS)
+        index._check()
         return index
+
+    def _check(self) -> None:
+        """Files of one build must agree on the passage count, or a truncated file would misattribute hits."""
+        n = len(self.passages)
+        expected = self.manifest.get("counts", {}).get("passages", n)
+        if expected != n:
+            raise ValueError(f"{PASSAGES} 有 {n} 段，清单记录 {expected} 段")
+        if self.vectors is not None and self.vectors.ntotal != n:
+            raise ValueError(f"{VECTORS} 有 {self.vectors.ntotal} 个向量，应为 {n}")
+        if self.sentence_offsets is not None and self.sentences is not None:
+            if len(self.sentence_offsets) != n + 1 or int(self.sentence_offsets[-1]) != len(self.sentences):
+                raise ValueError(f"{SENTENCES} 与 {SENTENCE_OFFSETS} 不一致")
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
