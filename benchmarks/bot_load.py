@@ -1,11 +1,10 @@
 """Load test of the real Telegram bot against the local Bot API emulator.
 
-20 simulated private chats ask 200 questions concurrently (each chat waits for its answer before asking
-the next, like a person); prints p50/p95/max end-to-end latency (user's send → bot's reply visible in the
-emulator) and throughput. Two runs: with PTB's AIORateLimiter (Telegram's 30 messages/s ceiling, as in
-production) and without it (the bot's own capacity). Numbers only, no assertions on time.
-
-    .venv/bin/python benchmarks/bot_load.py [--chats 20] [--questions 200] [--only limited|unlimited]
+Simulated private chats ask concurrently, each waiting for its answer before asking the next, as a person
+does; latency runs from the user's send to the bot's reply being visible in the emulator, so it includes
+polling, the rate limiter and the send. Two runs: with PTB's AIORateLimiter (Telegram's per-second ceiling,
+as in production) and without it (the bot's own capacity). Numbers only, no assertions on time: the box is
+shared, and the figures go to docs/measurements.md with their date.
 """
 
 from __future__ import annotations
@@ -15,28 +14,23 @@ import asyncio
 import itertools
 import json
 import shutil
-import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from tg_emulator import EmulatorClient, EmulatorServer, run_emulator  # noqa: E402
-
-from bot.chat.telegram_app import build_application  # noqa: E402
-from bot.engine import open_encoder  # noqa: E402
-from bot.retrieval.indexer import build_index  # noqa: E402
-from bot.retrieval.search import Searcher, SearchIndex  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from benchmarks.corpora import ROOT, SEED_QA, WORK
+from benchmarks.timing import time_lanes
+from bot.chat.telegram_app import build_application
+from bot.engine import open_encoder
+from bot.retrieval.indexer import build_index
+from bot.retrieval.search import Searcher, SearchIndex
+from bot.settings import Settings
+from tests.e2e.tg_emulator import EmulatorClient, EmulatorServer, run_emulator
 
 _tokens = itertools.count(930001)
 
 
 def questions() -> list[str]:
-    with (ROOT / "tests" / "data" / "qa.jsonl").open(encoding="utf-8") as handle:
+    with SEED_QA.open(encoding="utf-8") as handle:
         found = [json.loads(line)["question"] for line in handle if line.strip()]
     return found + ["How do I reset the root password on a Linux server?"]
 
@@ -52,22 +46,6 @@ def prepare_index(workdir: Path) -> tuple[Settings, Searcher]:
     report = build_index(corpus, index, encoder, progress=False)
     print(f"index: {report.articles} articles, {report.passages} passages ({report.seconds} s)", flush=True)
     return settings, Searcher(SearchIndex.load(index), encoder)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-async def chat_session(
-    user: EmulatorClient, chat_id: int, asks: list[str], latencies: list[float], answered: list[bool]
-) -> None:
-    for question in asks:
-        started = time.perf_counter()
-        sent = await user.send_text(chat_id, question)
-        reply = await user.wait_for_bot_message(chat_id, after=sent["message_id"], timeout=120)
-        latencies.append(time.perf_counter() - started)
-        answered.append("出处：" in reply["text"])
 
 
 async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: int, total: int, limited: bool) -> None:
@@ -93,15 +71,17 @@ async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: in
     await app.updater.start_polling(poll_interval=0.02, timeout=0)
     pool = questions()
     user = EmulatorClient(emu.base_url, token, timeout=60, poll_interval=0.05)
-    latencies: list[float] = []
     answered: list[bool] = []
-    per_chat = [[pool[(c * 7 + i) % len(pool)] for i in range(c, total, chats)] for c in range(chats)]
+
+    async def ask(chat_question: tuple[int, str]) -> None:
+        chat_id, question = chat_question
+        sent = await user.send_text(chat_id, question)
+        reply = await user.wait_for_bot_message(chat_id, after=sent["message_id"], timeout=120)
+        answered.append("出处：" in reply["text"])
+
+    lanes = [[(20000 + c, pool[(c * 7 + i) % len(pool)]) for i in range(c, total, chats)] for c in range(chats)]
     try:
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(chat_session(user, 20000 + c, asks, latencies, answered) for c, asks in enumerate(per_chat))
-        )
-        wall = time.perf_counter() - started
+        timing = await time_lanes(ask, lanes)
     finally:
         await user.aclose()
         await app.updater.stop()
@@ -110,18 +90,19 @@ async def run(emu: EmulatorServer, base: Settings, searcher: Searcher, chats: in
         await app.post_shutdown(app)
     label = "with AIORateLimiter (Telegram limits)" if limited else "without rate limiter (bot capacity)"
     print(
-        f"\n{label}: {len(latencies)}/{total} questions answered from {chats} chats "
+        f"\n{label}: {timing.calls}/{total} questions answered from {chats} chats "
         f"({sum(answered)} with a citation, {len(answered) - sum(answered)} refusals), handler errors: {len(errors)}"
     )
     print(
-        f"  latency  p50 {percentile(latencies, 0.50) * 1000:7.0f} ms   p95 {percentile(latencies, 0.95) * 1000:7.0f} ms"
-        f"   max {max(latencies) * 1000:7.0f} ms   mean {statistics.mean(latencies) * 1000:7.0f} ms"
+        f"  latency  p50 {timing.p50_ms:7.0f} ms   p95 {timing.p95_ms:7.0f} ms"
+        f"   max {timing.max_ms:7.0f} ms   mean {timing.mean_ms:7.0f} ms"
     )
-    print(f"  throughput {len(latencies) / wall:6.1f} questions/s   wall {wall:.1f} s", flush=True)
+    print(f"  throughput {timing.rate:6.1f} questions/s   wall {timing.wall:.1f} s", flush=True)
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="partybot-bench-") as folder:
+    WORK.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="bot-load-") as folder:
         settings, searcher = prepare_index(Path(folder))
         with run_emulator(bot_username="PartyLoadBot") as emu:
             modes = {"limited": [True], "unlimited": [False]}.get(args.only, [True, False])
@@ -130,7 +111,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bot_load", description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=20)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--only", choices=["limited", "unlimited"])

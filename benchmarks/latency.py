@@ -1,25 +1,20 @@
-"""answer() latency at scale (default 60k passages), query encoding included.
+"""answer() latency at a corpus size the seed cannot show, query encoding included.
 
-python benchmarks/latency.py [--passages 60000]
-The keyword index is real (seed + law paragraphs). Dense passage and sentence vectors come from the benchmark
-embedding cache where a text was encoded before (benchmarks/quality.py encodes ~22k); the rest are random unit vectors, because
-encoding 50k more passages takes about an hour on this 2-core box. Exact (flat) inner-product search costs the
-same whatever the values, so the timing is that of the real code path; the quality numbers are not measured here.
+The keyword index is real (the seed among law paragraphs). Dense passage and sentence vectors come from the
+embedding cache of the law-distractor index that benchmarks.quality builds, where a text was encoded there;
+the rest are random unit vectors, because encoding every passage at this size takes hours on a small CPU box.
+Exact (flat) inner-product search costs the same whatever the vectors hold, so the timing is that of the real
+code path; answer quality is not measured here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import LAWS, ROOT, SEED_QA, WORK, law_articles, missing, seed_corpus
-
+from benchmarks.corpora import LAWS, ROOT, SEED_QA, WORK, distractor_corpus, missing
+from benchmarks.timing import time_calls
 from bot.model.encoder import load_encoder
 from bot.retrieval.answer import answer
 from bot.retrieval.evaluate import load_questions
@@ -28,19 +23,12 @@ from bot.retrieval.search import Searcher, SearchIndex, _background
 from bot.retrieval.vector_cache import EmbeddingCache
 
 
-def corpus_of(passages: int) -> Path:
-    corpus = WORK / f"latency{passages // 1000}k" / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    for path in seed_corpus().iterdir():
-        (corpus / path.name).write_bytes(path.read_bytes())
-    laws = corpus / "laws.jsonl"
-    if not laws.exists():
-        laws.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in law_articles(passages)), encoding="utf-8")
-    return corpus
-
-
 def attach_vectors(index: SearchIndex, encoder) -> int:
-    """Passage and sentence vectors: cached ones where the 10k benchmark encoded them, random unit vectors else."""
+    """Real vectors where benchmarks.quality's law index encoded the text, random unit vectors elsewhere.
+
+    With real vectors the seed's questions meet their own passages with real scores, so answer() answers and
+    refuses them as it would in use instead of working on noise.
+    """
     cache = EmbeddingCache(WORK / "seed_laws10k" / "index" / "cache" / "embeddings.sqlite3", encoder.fingerprint)
     texts = [index_text(p) for p in index.passages]
     groups = [sentence_texts(p) for p in index.passages]
@@ -63,13 +51,13 @@ def attach_vectors(index: SearchIndex, encoder) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--passages", type=int, default=60_000)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=60_000, help="law passages around the seed")
     args = parser.parse_args()
     if missing(LAWS):
         return
     encoder = load_encoder("multilingual-e5-small", ROOT / "models")
-    corpus = corpus_of(args.passages)
+    corpus = distractor_corpus(args.passages, prefix="latency")
     index_dir = corpus.parent / "index"
     if is_stale(corpus, index_dir, None):
         print("构建关键词索引 …", flush=True)
@@ -78,18 +66,10 @@ def main() -> None:
     real = attach_vectors(index, encoder)
     searcher = Searcher(index, encoder)
     questions = [q.question for q in load_questions(SEED_QA)]
-    for q in questions[:5]:
-        answer(q, searcher)
-    times = []
-    for _ in range(3):
-        for q in questions:
-            start = time.perf_counter()
-            answer(q, searcher)
-            times.append((time.perf_counter() - start) * 1000)
-    p50, p95 = np.percentile(times, [50, 95])
+    timing = time_calls(lambda q: answer(q, searcher), questions, rounds=3, warmup=5)
     print(
-        f"answer() at {len(index.passages)} passages ({real} real vectors): p50={p50:.1f} ms p95={p95:.1f} ms "
-        f"over {len(times)} calls"
+        f"answer() at {len(index.passages)} passages ({real} real vectors): p50={timing.p50_ms:.1f} ms "
+        f"p95={timing.p95_ms:.1f} ms over {timing.calls} calls"
     )
 
 

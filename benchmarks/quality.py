@@ -1,24 +1,21 @@
-"""Answer quality, BM25-only vs dense-only vs hybrid, side by side in one run.
+"""Answer quality of BM25 alone, dense alone and the hybrid, side by side in one run, plus answer() latency.
 
-Sets: the seed with tests/data/qa.jsonl (the dev questions) and tests/data/qa_round3.jsonl (a later round,
-held out), the same questions over the seed plus ≥10k law paragraphs, and CMRC 2018 trial
-(passage level). Also answer() latency.
-python benchmarks/quality.py [--skip-cmrc] [--latency-index DIR]
+One run, one box state: the legs and the fusion are compared on the same indexes, so a difference between
+them is the method's. The seed's dev questions are what benchmarks.tune fits on, round 3 was written later and
+is only ever reported; law distractors show whether the seed's answers survive a crowd of policy language,
+and CMRC 2018 (passage level) whether the method carries over to text it was never tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import (
+from benchmarks.corpora import (
     CMRC,
     LAWS,
     ROOT,
@@ -30,7 +27,7 @@ from datasets import (
     missing,
     seed_corpus,
 )
-
+from benchmarks.timing import time_calls
 from bot.model.encoder import load_encoder
 from bot.retrieval.answer import answer
 from bot.retrieval.evaluate import Question, evaluate, load_questions
@@ -102,7 +99,7 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
 
 
 def seed_splits() -> dict[str, list[Question]]:
-    """qa.jsonl is what benchmarks/tune.py fits on; round 3 was written later and is only ever reported."""
+    """qa.jsonl is what benchmarks.tune fits on; round 3 was written later and is only ever reported."""
     parts = {"dev": load_questions(SEED_QA)}
     if ROUND3_QA.exists():
         parts["heldout"] = load_questions(ROUND3_QA)
@@ -110,26 +107,19 @@ def seed_splits() -> dict[str, list[Question]]:
 
 
 def latency(searcher: Searcher, questions: list[Question], label: str, rounds: int = 3) -> dict:
-    times = []
-    for q in questions[:5]:
-        answer(q.question, searcher)
-    for _ in range(rounds):
-        for q in questions:
-            start = time.perf_counter()
-            answer(q.question, searcher)
-            times.append((time.perf_counter() - start) * 1000)
-    p50, p95 = np.percentile(times, [50, 95])
+    timing = time_calls(lambda q: answer(q.question, searcher), questions, rounds=rounds, warmup=5)
+    passages = len(searcher.index.passages)
     print(
-        f"answer() latency {label}: {len(searcher.index.passages)} passages, p50={p50:.1f} ms p95={p95:.1f} ms "
-        f"({len(times)} calls)",
+        f"answer() latency {label}: {passages} passages, p50={timing.p50_ms:.1f} ms p95={timing.p95_ms:.1f} ms "
+        f"({timing.calls} calls)",
         flush=True,
     )
-    return {"passages": len(searcher.index.passages), "p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
+    return {"passages": passages, **timing.summary()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--skip-cmrc", action="store_true")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-cmrc", action="store_true", help="no CMRC 2018 (its first index build is long)")
     parser.add_argument("--latency-index", type=Path, help="extra index to time answer() on (e.g. 60k passages)")
     args = parser.parse_args()
     encoder = load_encoder("multilingual-e5-small", ROOT / "models")

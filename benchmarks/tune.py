@@ -1,29 +1,35 @@
-"""Fit BM25 parameters, fusion and refusal weights on the dev questions (qa.jsonl); report the held-out round 3 apart.
+"""Fit BM25's k1 and b, the fusion weights and the refusal rule on the dev questions; report round 3 apart.
 
-python benchmarks/tune.py   (needs the benchmark indexes that benchmarks/quality.py builds)
-The printed BM25_PARAMS are what bot/indexer.py builds with; the printed Tuning(...) is what bot/search.py
-carries as its defaults.
+Weights come from a fit, not from hand edits, so that a change to retrieval is followed by a refit whose
+numbers can be traced to questions. `--write` stores the result in the FITTED block of
+bot/retrieval/tuning.py (the rest of that file stays as it is); without it the block is only printed.
+keyword_only_min_chars and sentence_dense are not fitted here and pass through unchanged. Fitting needs the
+benchmark indexes that benchmarks.quality builds. An index keeps the k1 and b it was built with: the
+staleness check does not look at them, so new ones take effect after a rebuild.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import itertools
-import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import ROOT, ROUND3_QA, SEED_QA, WORK, split_of
-
-from bot.model.encoder import load_encoder
+from benchmarks.corpora import ROOT, ROUND3_QA, SEED_QA, WORK, split_of
 from bot.retrieval.evaluate import first_hit_rank, load_questions
-from bot.retrieval.indexer import BM25_PARAMS, keyword_index, keyword_tokens
-from bot.retrieval.search import Searcher, SearchIndex, Tuning
+from bot.retrieval.indexer import keyword_index, keyword_tokens
+from bot.retrieval.search import Searcher, SearchIndex
+from bot.retrieval.tuning import FITTED, Tuning
 
-OPEN = Tuning(bias=99.0)
+TUNING_FILE = ROOT / "bot" / "retrieval" / "tuning.py"
+BEGIN = "# --- FITTED:"
+END = "# --- end FITTED ---"
+# refusal off (bar the answer-type rule): the fits below rank and score every question
+OPEN = replace(FITTED, bias=99.0)
+INDEXES = {"seed": WORK / "seed" / "index", "seed+laws10k": WORK / "seed_laws10k" / "index"}
 
 
 def rows_for(searcher: Searcher, questions, tuning: Tuning, mode: str = "hybrid") -> list[dict]:
@@ -49,19 +55,29 @@ def r1_mrr(rows: list[dict]) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tune", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--write", action="store_true", help=f"rewrite the FITTED block of {TUNING_FILE.relative_to(ROOT)}"
+    )
+    args = parser.parse_args()
+    absent = [str(path) for path in INDEXES.values() if not path.exists()]
+    if absent:
+        print(f"缺少基准索引：{', '.join(absent)}（请先运行 python -m benchmarks.quality）")
+        raise SystemExit(1)
+    from bot.model.encoder import load_encoder  # after the check: loading the model is the slow part of a no-op
+
     encoder = load_encoder("multilingual-e5-small", ROOT / "models")
     encoder.encode_query = functools.lru_cache(maxsize=None)(encoder.encode_query)
-    sets = {"seed": WORK / "seed" / "index", "seed+laws10k": WORK / "seed_laws10k" / "index"}
     splits = split_of(SEED_QA) | split_of(ROUND3_QA)
     questions = load_questions(SEED_QA) + load_questions(ROUND3_QA)
     dev = [q for q in questions if splits[q.id] == "dev"]
-    searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in sets.items()}
-    fit_bm25(searchers, dev)
+    searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in INDEXES.items()}
+    k1, b = fit_bm25(searchers, dev)
     best = None
     # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
     grid = itertools.product((0.2, 0.4, 0.6, 0.8, 1.0), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2), (0.0, 0.5, 1.0, 1.5, 2.0))
     for d, sent, chars in grid:
-        tuning = replace(OPEN, bm25=0.6, dense=d, sentence=sent, chars=chars)
+        tuning = replace(OPEN, bm25_k1=k1, bm25_b=b, bm25=0.6, dense=d, sentence=sent, chars=chars)
         score = tuple(map(sum, zip(*(r1_mrr(rows_for(s, dev, tuning)) for s in searchers.values()))))
         if best is None or score > best[0]:
             best = (score, tuning)
@@ -69,10 +85,19 @@ def main() -> None:
                 f"fusion dense={d} sentence={sent} chars={chars}: dev R@1 sum {score[0]:.3f}, MRR sum {score[1]:.3f}",
                 flush=True,
             )
-    fit_refusal(searchers, questions, splits, best[1])
+    fitted = fit_refusal(searchers, questions, splits, best[1])
+    block = render_fitted(fitted)
+    print(block)
+    if args.write:
+        write_fitted(TUNING_FILE, block)
+        print(f"已写入 {TUNING_FILE}")
+        if (fitted.bm25_k1, fitted.bm25_b) != (FITTED.bm25_k1, FITTED.bm25_b):
+            print("BM25 的 k1/b 已变：现有索引（机器人的与 benchmarks/.work 中的）重建后才会使用新值")
+    else:
+        print(f"（加 --write 写入 {TUNING_FILE}）")
 
 
-def fit_bm25(searchers: dict[str, Searcher], dev) -> None:
+def fit_bm25(searchers: dict[str, Searcher], dev) -> tuple[float, float]:
     """The keyword leg alone, per k1 and b: short newspaper paragraphs and long statutes want little length norm."""
     tokens = {name: keyword_tokens(s.index.passages, s.index.segmenter) for name, s in searchers.items()}
     built = {}
@@ -87,9 +112,10 @@ def fit_bm25(searchers: dict[str, Searcher], dev) -> None:
             best = (score, k1, b)
             built = {name: s.index.bm25 for name, s in searchers.items()}
     _, k1, b = best
-    print(f"BM25_PARAMS = {{'k1': {k1}, 'b': {b}}}  (bot/indexer.py has {BM25_PARAMS})", flush=True)
+    print(f"bm25 k1={k1} b={b}  (FITTED has k1={FITTED.bm25_k1}, b={FITTED.bm25_b})", flush=True)
     for name, searcher in searchers.items():
         searcher.index.bm25 = built[name]
+    return k1, b
 
 
 FEATURE_SETS = (
@@ -99,12 +125,14 @@ FEATURE_SETS = (
     ("coverage", "char_coverage", "sentence_cos"),
     ("coverage", "char_coverage", "dense_z", "sentence_cos"),
 )
+REFUSED_ANSWERABLE = 0.02  # the answer-quality target's ceiling on answerable questions refused
 
 
-def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str], tuning: Tuning) -> None:
-    """Per feature set: a logistic fit on dev, cut where ≥ 98 % of answerable dev questions still pass.
+def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str], tuning: Tuning) -> Tuning:
+    """Per feature set a logistic fit on dev, cut where it refuses the targeted share of answerable dev questions.
 
-    The set that refuses the most dev outside questions wins; ties go to fewer answerable ones refused, then to
+    The target caps that error, so the cut spends exactly it and the feature sets compete on the other one: the
+    set that refuses the most dev outside questions wins; ties go to fewer answerable ones refused, then to
     fewer features.
     """
     from sklearn.linear_model import LogisticRegression
@@ -122,7 +150,7 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
         dev = np.array([r["split"] == "dev" for r in rows])
         model = LogisticRegression(class_weight={True: 1.0, False: 3.0}, C=10.0, max_iter=1000).fit(x[dev], y[dev])
         margins = x @ model.coef_[0] + model.intercept_[0]
-        cut = float(np.quantile(margins[dev & y], 0.02)) - 1e-6
+        cut = float(np.quantile(margins[dev & y], REFUSED_ANSWERABLE)) - 1e-6
         refused = margins < cut
         parts = []
         for part in ("dev", "heldout"):
@@ -136,11 +164,44 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
         if best is None or score > best[0]:
             best = (score, features, model.coef_[0], model.intercept_[0] - cut)
     _, features, weights, bias = best
-    print(
-        f"Tuning(bm25={tuning.bm25}, dense={tuning.dense}, sentence={tuning.sentence}, chars={tuning.chars}, "
-        f"refusal_features={features}, "
-        f"refusal_weights={tuple(round(float(w), 3) for w in weights)}, bias={bias:.3f})"
+    return replace(
+        tuning,
+        refusal_features=tuple(features),
+        refusal_weights=tuple(round(float(w), 3) for w in weights),
+        bias=round(float(bias), 3),
     )
+
+
+def _literal(value: object) -> str:
+    """Python source for a field's value, quoted the way the formatter leaves it."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        items = ", ".join(_literal(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, int | float):
+        return repr(float(value))
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def render_fitted(tuning: Tuning) -> str:
+    """The FITTED assignment, one field per line, so that a refit shows in a diff as the values that moved."""
+    lines = [f"    {f.name}={_literal(getattr(tuning, f.name))}," for f in fields(tuning)]
+    return "\n".join(["FITTED = Tuning(", *lines, ")"])
+
+
+def splice_fitted(source: str, block: str) -> str:
+    """`source` with the lines between the FITTED markers replaced by `block`; the markers themselves stay."""
+    lines = source.splitlines(keepends=True)
+    begins = [i for i, line in enumerate(lines) if line.startswith(BEGIN)]
+    ends = [i for i, line in enumerate(lines) if line.rstrip("\n") == END]
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        raise ValueError(f"expected one {BEGIN!r} … {END!r} block")
+    return "".join(lines[: begins[0] + 1]) + block.rstrip("\n") + "\n" + "".join(lines[ends[0] :])
+
+
+def write_fitted(path: Path, block: str) -> None:
+    path.write_text(splice_fitted(path.read_text(encoding="utf-8"), block), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Benchmark corpora built from ../shared/data: the seed with law distractors, and CMRC 2018 as an outside check."""
+"""Benchmark corpora from ../shared/data: law paragraphs as distractors around the seed, CMRC 2018 as an outside check.
+
+The shared data exists only in this workplace, so each benchmark says what it skips when a file is absent
+instead of failing. Corpora and their indexes live in benchmarks/.work so that reruns reuse the embeddings.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,9 @@ import gzip
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the benchmark scripts import bot after importing this module
-
 
 SHARED = ROOT.parent / "shared" / "data"
 LAWS = SHARED / "laws_corpus.jsonl.gz"
@@ -43,8 +44,9 @@ def seed_corpus() -> Path:
 
 
 def law_articles(passages: int) -> list[dict]:
-    """Whole statutes in file order until they give `passages` passages: deterministic, realistic distractors."""
+    """Whole statutes in file order: the same distractors on every run, and each one a real statute's wording."""
     chosen, total = [], 0
+    # passage building joins short paragraphs, so it takes more paragraphs than the passages wanted
     with gzip.open(LAWS, "rt", encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
@@ -55,9 +57,10 @@ def law_articles(passages: int) -> list[dict]:
     return chosen
 
 
-def distractor_corpus(passages: int = 10_000) -> Path:
-    name = f"seed_laws{passages // 1000}k"
-    corpus = WORK / name / "corpus"
+def distractor_corpus(passages: int = 10_000, prefix: str = "seed_laws") -> Path:
+    """The seed among law paragraphs: the seed's questions must still find their passage in a crowd."""
+    size = f"{passages // 1000}k" if passages % 1000 == 0 else str(passages)
+    corpus = WORK / f"{prefix}{size}" / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     seed = seed_corpus()
     for path in seed.iterdir():
@@ -71,7 +74,7 @@ def distractor_corpus(passages: int = 10_000) -> Path:
 
 
 def cmrc_corpus() -> tuple[Path, Path]:
-    """Each CMRC passage an article; gold = the answer's sentence clipped to ~40 chars around the answer."""
+    """Each CMRC passage an article, each question a QA line, so that the bot's own evaluation can score it."""
     base = WORK / "cmrc"
     corpus, qa = base / "corpus", base / "qa.jsonl"
     corpus.mkdir(parents=True, exist_ok=True)
@@ -98,6 +101,11 @@ def cmrc_corpus() -> tuple[Path, Path]:
 
 
 def gold_around(context: str, answer: str, start: int, width: int = 40) -> str:
+    """The answer's sentence, clipped around the answer when long.
+
+    The bare span (often a name or a number) would also match unrelated passages; a clip of its sentence
+    stays unique, yet short enough to lie inside one passage and one answer sentence.
+    """
     if context[start : start + len(answer)] != answer:
         found = context.find(answer)
         start = found if found >= 0 else start
