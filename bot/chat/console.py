@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
-from bot.chat import replies
+from bot.chat import commands, replies
+from bot.chat.commands import Channel, Command, Request
 from bot.chat.core import Core, Reply
 from bot.chat.replies import PLAIN
 from bot.chat.store import Store
@@ -24,7 +26,15 @@ class ConsoleSession:
     def __init__(self, core: Core, out: TextIO) -> None:
         self.core, self.out = core, out
         self.last_query: str | None = None
-        self.last_more: Reply | None = None
+        self.open = True
+        self.own_handlers: dict[str, Callable[[str], None]] = {
+            "ask": self.ask_command,
+            "more": lambda _: self.more(),
+            "full": self.full,
+            "daily": lambda _: self.say(Reply([replies.daily_console()])),
+            "reindex": lambda _: self.reindex(),
+            "quit": lambda _: self.close(),
+        }
 
     def say(self, reply: Reply) -> None:
         for text in reply.texts:
@@ -39,29 +49,34 @@ class ConsoleSession:
         line = line.strip()
         if not line.startswith("/"):
             self.ask(line)
-            return True
-        command, _, argument = line.partition(" ")
-        command = command[1:].split("@", 1)[0].lower()
-        argument = argument.strip()
-        if command in ("quit", "exit", "q"):
-            return False
-        handler = {
-            "ask": lambda: self.ask(argument) if argument else self.say(Reply([replies.ask_usage()])),
-            "more": self.more,
-            "full": lambda: self.full(argument),
-            "today": lambda: self.say(self.core.today(CONSOLE_CHAT, PLAIN)),
-            "daily": lambda: self.say(Reply([replies.daily_console()])),
-            "sources": lambda: self.say(self.core.sources(PLAIN)),
-            "about": lambda: self.say(self.core.about(PLAIN)),
-            "help": lambda: self.say(Reply([replies.help_text(PLAIN, console=True)])),
-            "start": lambda: self.say(Reply([replies.start(PLAIN)])),
-            "reindex": self.reindex,
-        }.get(command)
-        if handler is None:
-            self.say(Reply([replies.unknown_command("/" + command, PLAIN)]))
+            return self.open
+        word, _, argument = line.partition(" ")
+        name = word[1:].split("@", 1)[0].lower()
+        command = commands.find(name, Channel.CONSOLE)
+        if command is None:
+            self.say(Reply([replies.unknown_command("/" + name, PLAIN)]))
         else:
-            handler()
-        return True
+            self.handler_for(command)(argument.strip())
+        return self.open
+
+    def handler_for(self, command: Command) -> Callable[[str], None]:
+        """The session's own handler, or the generic one that shows what the Core replies."""
+        own = self.own_handlers.get(command.name)
+        if own is not None:
+            return own
+        run = command.run
+        if run is None:
+            raise LookupError(f"/{command.name} is a console command but has no console handler")
+        return lambda argument: self.say(run(self.core, Request(Channel.CONSOLE, CONSOLE_CHAT, argument)))
+
+    def close(self) -> None:
+        self.open = False
+
+    def ask_command(self, argument: str) -> None:
+        if argument:
+            self.ask(argument)
+        else:
+            self.say(Reply([replies.ask_usage()]))
 
     def ask(self, question: str) -> None:
         reply = self.core.ask(question, PLAIN, CONSOLE_CHAT)

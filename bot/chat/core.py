@@ -162,12 +162,12 @@ class Core:
 
     def more(self, query_id: str, style: Style) -> Reply:
         stored = self.store.query(query_id)
+        if stored is None:
+            return Reply([replies.expired()], ok=False)
         view = self.view()
-        ranked = (
-            [(rank, view.by_id[pid]) for rank, (pid, _) in enumerate(stored.hits[1:], start=2) if pid in view.by_id]
-            if stored
-            else []
-        )
+        ranked = [
+            (rank, view.by_id[pid]) for rank, (pid, _) in enumerate(stored.hits[1:], start=2) if pid in view.by_id
+        ]
         if not ranked:
             return Reply([replies.expired()], ok=False)
         seen = {stored.hits[0][1]}  # the answer's own article already has its 阅读全文 button

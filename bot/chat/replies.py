@@ -45,27 +45,6 @@ class Style:
 HTML = Style(html=True)
 PLAIN = Style(html=False)
 
-# (command, description) — the menu registered with setMyCommands and the /help list.
-COMMANDS: list[tuple[str, str]] = [
-    ("ask", "提问，例如 /ask 3+1帮带制是怎么运作的"),
-    ("today", "现在读一段文章摘录"),
-    ("daily", "每日摘录：/daily 08:00 订阅，/daily off 取消"),
-    ("sources", "资料库收录了哪些文章"),
-    ("help", "使用说明"),
-    ("about", "关于本机器人"),
-    ("start", "开始使用"),
-    ("reindex", "更新索引（仅管理员）"),
-]
-CONSOLE_COMMANDS: list[tuple[str, str]] = [
-    ("more", "上一个回答的更多结果"),
-    ("full", "阅读上一个回答的全文（/full 2 读第 2 条结果的全文）"),
-    ("today", "读一段文章摘录"),
-    ("sources", "资料库收录了哪些文章"),
-    ("reindex", "更新索引"),
-    ("help", "使用说明"),
-    ("about", "关于"),
-    ("quit", "退出"),
-]
 BUTTON_MORE = "更多结果"
 BUTTON_FULL = "阅读全文"
 EXAMPLE_QUESTION = "3+1帮带制是怎么运作的？"
@@ -247,8 +226,8 @@ def daily_bad_time(text: str, style: Style) -> str:
     return f"“{style.esc(text[:20])}”不是有效的时间。请用 24 小时制，例如 /daily 07:30，或 /daily off 取消。"
 
 
-def daily_group_admin_only() -> str:
-    return "只有群管理员可以设置本群的每日摘录。"
+def group_admin_only(action: str) -> str:
+    return f"只有群管理员可以{action}。"
 
 
 def daily_console() -> str:
@@ -300,8 +279,8 @@ def start(style: Style) -> str:
     )
 
 
-def help_text(style: Style, console: bool = False) -> str:
-    commands = CONSOLE_COMMANDS if console else COMMANDS
+def help_text(style: Style, commands: Sequence[tuple[str, str]], console: bool = False) -> str:
+    """`commands` is the channel's (name, description) listing from `bot.chat.commands`."""
     lines = [
         style.strong("使用说明"),
         "直接输入问题即可提问；回答摘自资料库中的文章，加粗的句子就是答案，末行是出处。"
@@ -352,6 +331,10 @@ def ask_usage() -> str:
 
 
 # ---------------------------------------------------------------------- admin
+
+
+def admin_only_mark(description: str) -> str:
+    return f"{description}（仅管理员）"
 
 
 def admin_only(action: str) -> str:

@@ -91,7 +91,9 @@ class Store:
                 "excluded.last_day), updated_at=excluded.updated_at",
                 (chat_id, at, timezone, last_day, time.time()),
             )
-        return self.subscription(chat_id)  # type: ignore[return-value]
+        sub = self.subscription(chat_id)
+        assert sub is not None, "the row was just written"
+        return sub
 
     def unsubscribe(self, chat_id: int) -> bool:
         """Disable (not delete) so the history stays; True if there was an enabled subscription."""

@@ -25,20 +25,14 @@ import pytest_asyncio
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import Application
 
-from bot.chat import telegram_app
+from bot.chat import telegram_admin
+from bot.chat.commands import menu
 from bot.chat.core import Core
 from bot.chat.daily import local_day
+from bot.chat.delivery import Outcome
 from bot.chat.store import Store
-from bot.chat.telegram_app import (
-    EMPTY,
-    SENT,
-    SKIPPED,
-    UNSUBSCRIBED,
-    build_application,
-    core_of,
-    deliver_daily,
-    webhook_options,
-)
+from bot.chat.telegram_app import build_application, deliver_daily, webhook_options
+from bot.chat.telegram_io import core_of
 from bot.retrieval.indexer import BuildReport
 from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
@@ -235,6 +229,7 @@ async def test_commands_registered_and_start(bot: Bot) -> None:
     names = [c["command"] for c in commands]
     assert set(names) == {"start", "help", "ask", "today", "daily", "sources", "reindex", "about"}
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c["description"]) for c in commands)
+    assert [(c["command"], c["description"]) for c in commands] == menu()  # the registry, in its order
     reply = await ask(bot.user, 1001, "/start")
     assert "党建问答" in reply["text"] and "/help" in reply["text"]
     help_reply = await ask(bot.user, 1001, "/help")
@@ -473,14 +468,14 @@ async def test_deliver_daily_unsubscribes_a_blocked_chat(daily_core: Core) -> No
     outcome = await deliver_daily(
         FakeBot(Forbidden("Forbidden: bot was blocked by the user")), daily_core, 77, daily=True
     )
-    assert outcome == UNSUBSCRIBED
+    assert outcome == Outcome.UNSUBSCRIBED
     assert daily_core.store.subscription(77).enabled is False
     assert daily_core.store.excerpt_history(77) == []  # the undelivered excerpt is not counted as sent
-    assert await deliver_daily(FakeBot(), daily_core, 77, daily=True) == SKIPPED
+    assert await deliver_daily(FakeBot(), daily_core, 77, daily=True) == Outcome.SKIPPED
 
     daily_core.store.subscribe(78, "08:00", "Asia/Shanghai")
     gone = FakeBot(BadRequest("Chat not found"))
-    assert await deliver_daily(gone, daily_core, 78, daily=True) == UNSUBSCRIBED
+    assert await deliver_daily(gone, daily_core, 78, daily=True) == Outcome.UNSUBSCRIBED
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter(...) itself warns
@@ -490,14 +485,14 @@ async def test_deliver_daily_waits_out_retry_after(daily_core: Core) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     now = dt.datetime(2025, 3, 1, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai
-    assert await deliver_daily(fake, daily_core, 79, daily=True, now=now) == SENT
+    assert await deliver_daily(fake, daily_core, 79, daily=True, now=now) == Outcome.SENT
     assert loop.time() - started >= 0.4
     assert len(fake.sent) == 1 and fake.sent[0][1].startswith("<b>每日摘录</b>")
     assert daily_core.store.subscription(79).last_day == "2025-03-01"
     # the same local day again (a catch-up after a restart): nothing is sent twice
-    assert await deliver_daily(FakeBot(), daily_core, 79, daily=True, now=now) == SKIPPED
+    assert await deliver_daily(FakeBot(), daily_core, 79, daily=True, now=now) == Outcome.SKIPPED
     tomorrow = now + dt.timedelta(days=1)
-    assert await deliver_daily(FakeBot(), daily_core, 79, daily=True, now=tomorrow) == SENT
+    assert await deliver_daily(FakeBot(), daily_core, 79, daily=True, now=tomorrow) == Outcome.SENT
     assert [pid for _, pid in daily_core.store.excerpt_history(79)][0] != [
         pid for _, pid in daily_core.store.excerpt_history(79)
     ][1]
@@ -506,7 +501,7 @@ async def test_deliver_daily_waits_out_retry_after(daily_core: Core) -> None:
 async def test_deliver_daily_with_nothing_to_send(daily_core: Core, monkeypatch) -> None:
     daily_core.store.subscribe(80, "08:00", "Asia/Shanghai")
     monkeypatch.setattr(daily_core, "claim_excerpt", lambda chat_id: None)
-    assert await deliver_daily(FakeBot(), daily_core, 80, daily=False) == EMPTY
+    assert await deliver_daily(FakeBot(), daily_core, 80, daily=False) == Outcome.EMPTY
 
 
 async def test_daily_jobs_restored_at_startup(start_bot: Starter, emulator, library, searcher, tmp_path) -> None:
@@ -546,11 +541,11 @@ async def test_reindex_progress_is_throttled(daily_core: Core, monkeypatch) -> N
             passages=37, articles=6, captions=2, added=0, removed=0, encoded=10, cached=27, seconds=1.0, dense=True
         )
 
-    monkeypatch.setattr(telegram_app, "PROGRESS_EVERY", 0.25)
+    monkeypatch.setattr(telegram_admin, "PROGRESS_EVERY", 0.25)
     monkeypatch.setattr(daily_core, "rebuild", slow_rebuild)
     assert daily_core.try_begin_reindex()
     status = FakeStatus()
-    await telegram_app._reindex(daily_core, status)
+    await telegram_admin.reindex_with_progress(daily_core, status)
     progress = [t for t in status.edits if t.startswith("正在编码")]
     assert 1 <= len(progress) <= 6 and progress == sorted(set(progress), key=progress.index)
     assert all(re.fullmatch(r"正在编码 \d+/10…", t) for t in progress)
@@ -615,7 +610,7 @@ async def test_admin_upload_then_reindex_while_answering(
 
 async def test_non_admin_cannot_upload_or_reindex(bot: Bot, library: Library, caplog) -> None:
     before = corpus_state(library.corpus)
-    caplog.set_level(logging.WARNING, logger="bot.chat.telegram_app")
+    caplog.set_level(logging.WARNING, logger="bot.chat")
     user, chat = bot.user, MEMBER
     sent = await user.send_document(chat, "新文章.md", WEISHAN_MD.encode(), user_id=MEMBER)
     refused = await user.wait_for_bot_message(chat, after=sent["message_id"])

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from bot.chat.commands import menu
 from bot.chat.replies import (
-    COMMANDS,
     HTML,
     PLAIN,
     TELEGRAM_LIMIT,
@@ -169,11 +169,12 @@ def test_sources_overview() -> None:
 
 
 def test_command_menu_is_valid_for_telegram() -> None:
-    for name, description in COMMANDS:
+    for name, description in menu():
         assert re.fullmatch(r"[a-z0-9_]{1,32}", name)
         assert 3 <= len(description) <= 256 and re.search(r"[\u4e00-\u9fff]", description)
-    assert_valid_html(help_text(HTML))
-    assert "/quit" in help_text(PLAIN, console=True) and "/quit" not in help_text(HTML)
+    assert_valid_html(help_text(HTML, menu()))
+    console = [("quit", "退出")]
+    assert "/quit" in help_text(PLAIN, console, console=True) and "/quit" not in help_text(HTML, menu())
 
 
 def test_console_buttons() -> None:

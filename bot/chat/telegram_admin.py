@@ -1,0 +1,116 @@
+"""What Telegram admins do: rebuild the index behind one progress message, and add articles by upload.
+
+A rebuild runs for minutes, so the handler only starts it and returns; answers keep flowing from the old
+index meanwhile. Uploads are parsed before anything touches the corpus, so a bad file changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+
+from telegram import Message
+from telegram.error import BadRequest, TelegramError
+
+from bot.chat import replies
+from bot.chat.core import Core
+from bot.chat.replies import HTML
+from bot.chat.telegram_io import Context, Turn, core_of, typing
+from bot.ingest.corpus_files import safe_filename
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 1.0  # seconds between edits of the /reindex progress message
+
+
+async def on_reindex(turn: Turn, context: Context) -> None:
+    await launch_reindex(context, turn.chat.id)
+
+
+async def launch_reindex(context: Context, chat_id: int, busy_text: str | None = None) -> bool:
+    """A second build while one runs is told to wait rather than queued: the first will pick up its files."""
+    core = core_of(context)
+    if not core.try_begin_reindex():
+        await context.bot.send_message(chat_id, busy_text or replies.reindex_busy())
+        return False
+    try:
+        status = await context.bot.send_message(chat_id, replies.reindex_started())
+    except BaseException:
+        core.end_reindex()
+        raise
+    context.application.create_task(reindex_with_progress(core, status), name=f"reindex-{chat_id}")
+    return True
+
+
+async def reindex_with_progress(core: Core, status: Message) -> None:
+    """The progress message becomes the result, so the chat is left with one message per build."""
+    progress = {"done": 0, "total": 0}
+
+    def on_progress(done: int, total: int) -> None:  # called from the build thread
+        progress.update(done=done, total=total)
+
+    watcher = asyncio.create_task(_show_progress(status, progress))
+    try:
+        report = await asyncio.to_thread(core.rebuild, on_progress)
+        text = core.reindex_text(report, HTML)
+        log.info("reindex done: +%d −%d passages in %.1f s", report.added, report.removed, report.seconds)
+    except Exception as exc:
+        log.exception("reindex failed")
+        text = replies.reindex_failed(exc, HTML)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        core.end_reindex()
+    await _edit(status, text)
+
+
+async def _show_progress(status: Message, progress: dict[str, int]) -> None:
+    """Edit one message at most every PROGRESS_EVERY seconds (Telegram frowns on edit storms)."""
+    shown = status.text
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        if progress["total"]:
+            text = replies.reindex_progress(progress["done"], progress["total"])
+            if text != shown:
+                await _edit(status, text)
+                shown = text
+
+
+async def _edit(message: Message, text: str) -> None:
+    try:
+        await message.edit_text(text)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("could not edit progress message: %s", exc)
+    except TelegramError as exc:
+        log.warning("could not edit progress message: %s", exc)
+
+
+async def on_document(turn: Turn, context: Context) -> None:
+    core = core_of(context)
+    message, user = turn.message, turn.user
+    document = message.document
+    if document is None:
+        return
+    if not core.is_admin(turn.user_id):
+        log.warning(
+            "refused upload %r from user %s (@%s)", document.file_name, user and user.id, user and user.username
+        )
+        await message.reply_text(replies.admin_only("上传资料"))
+        return
+    problem = core.check_upload(document.file_name or "", document.file_size, HTML)
+    if problem:
+        await message.reply_text(problem)
+        return
+    async with typing(context, turn.chat.id):
+        with tempfile.TemporaryDirectory(prefix="partybot-upload-") as folder:
+            path = Path(folder) / safe_filename(document.file_name or "upload")
+            await (await document.get_file()).download_to_drive(path)
+            outcome = await asyncio.to_thread(core.accept_upload, path, document.file_name or path.name, HTML)
+    await message.reply_text(outcome.text)
+    if outcome.saved is not None:
+        await launch_reindex(context, turn.chat.id, busy_text=replies.upload_saved_busy())
