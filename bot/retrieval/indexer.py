@@ -79,9 +79,15 @@ def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -
         return True
     return (
         manifest.get("format") != FORMAT
-        or manifest["corpus"] != corpus_fingerprint(corpus_dir)
-        or manifest["model"]["fingerprint"] != model_fingerprint
+        or manifest.get("corpus") != corpus_fingerprint(corpus_dir)
+        or manifest.get("model", {}).get("fingerprint") != model_fingerprint
+        or manifest.get("bm25") != _bm25_params()
     )
+
+
+def _bm25_params() -> dict[str, float]:
+    """Baked into the keyword index at build time: refitted values (tune.py --write) need a rebuild."""
+    return {"k1": FITTED.bm25_k1, "b": FITTED.bm25_b}
 
 
 def clean_leftovers(index_dir: Path) -> list[Path]:
@@ -255,6 +261,7 @@ def _write_manifest(
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
         "corpus": fingerprint,
+        "bm25": _bm25_params(),
         "counts": {
             "articles": report.articles,
             "captions": report.captions,
