@@ -12,7 +12,7 @@ EMULATOR := tools/tg-emulator/node_modules/.package-lock.json
 run: index
 	$(PY) -m bot run
 
-test: model $(EMULATOR)
+test: lint model $(EMULATOR)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

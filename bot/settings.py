@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     questions_per_minute: int = 10
     max_question_chars: int = 500
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_articles: int = 2000
+    parse_memory_mb: int = 1024  # an upload is parsed in a child process under these limits
+    parse_cpu_seconds: int = 30
+    parse_wall_seconds: float = 60.0
 
     webhook_url: str = ""
     webhook_listen: str = "0.0.0.0"

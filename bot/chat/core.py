@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -20,10 +21,11 @@ from pathlib import Path
 from bot.chat import daily, replies
 from bot.chat.replies import Style
 from bot.chat.store import Store, Subscription
-from bot.ingest import SUPPORTED_SUFFIXES, IngestError, load_file
+from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
+from bot.ingest.sandbox import Limits, load_file_limited
 from bot.retrieval.answer import answer
-from bot.retrieval.indexer import BuildReport
+from bot.retrieval.indexer import BuildCancelled, BuildReport
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
@@ -83,6 +85,7 @@ class SlidingWindow:
     def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._events: dict[int, deque[float]] = {}
+        self._told: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def hit(self, key: int) -> float:
@@ -98,6 +101,16 @@ class SlidingWindow:
                 return events[0] + self.window - now
             events.append(now)
             return 0.0
+
+    def first_refusal(self, key: int, wait: float) -> bool:
+        """True once per refusal period: a flood gets one notice, then silence, so it cannot spend the
+        bot's sending budget that every other chat shares."""
+        now = self.clock()
+        with self._lock:
+            if self._told.get(key, 0.0) > now:
+                return False
+            self._told[key] = now + wait
+            return True
 
 
 @dataclass
@@ -136,6 +149,7 @@ class Core:
         self.settings, self.searcher, self.store = settings, searcher, store
         self.limiter = SlidingWindow(settings.questions_per_minute)
         self._reindex = threading.Lock()
+        self._cancel = threading.Event()
         self._view_lock = threading.Lock()
         self._view: tuple[SearchIndex, CorpusView] | None = None
 
@@ -154,11 +168,16 @@ class Core:
         result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
         if result.abstained or result.passage is None:
             return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False)
+        text = replies.answer_text(result, style)
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
-        query_id = self.store.save_query(chat_id, question, hits)
+        try:
+            query_id = self.store.save_query(chat_id, question, hits)
+        except sqlite3.Error:  # a full disk costs the buttons, never the answer
+            log.exception("could not store the hits behind an answer; replying without buttons")
+            return Reply([text])
         buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 else []
         buttons.append(Button(replies.BUTTON_FULL, "full", query_id, 1))
-        return Reply([replies.answer_text(result, style)], buttons)
+        return Reply([text], buttons)
 
     def more(self, query_id: str, style: Style) -> Reply:
         stored = self.store.query(query_id)
@@ -240,10 +259,28 @@ class Core:
         return self._reindex.locked()
 
     def rebuild(self, on_progress: Callable[[int, int], None] | None = None) -> BuildReport:
-        """Incremental build, then a hot swap; answers keep coming from the old index until the swap."""
+        """Incremental build, then a hot swap; answers keep coming from the old index until the swap.
+
+        `cancel_reindex()` stops it at the next encoded batch (BuildCancelled); the old index keeps serving.
+        """
         from bot.engine import rebuild
 
-        return rebuild(self.settings, self.searcher, progress=False, on_progress=on_progress)
+        self._cancel.clear()
+
+        def progress(done: int, total: int) -> None:
+            if self._cancel.is_set():
+                raise BuildCancelled
+            if on_progress is not None:
+                on_progress(done, total)
+
+        return rebuild(self.settings, self.searcher, progress=False, on_progress=progress)
+
+    def cancel_reindex(self) -> bool:
+        """True when a build is running and will stop; vectors encoded so far stay cached for the next one."""
+        if not self.reindexing:
+            return False
+        self._cancel.set()
+        return True
 
     def reindex_text(self, report: BuildReport, style: Style) -> str:
         """Counted like /sources (articles without photo captions), from the index now being served."""
@@ -261,22 +298,30 @@ class Core:
             return replies.upload_too_big(size, self.settings.max_upload_bytes)
         return None
 
+    @property
+    def parse_limits(self) -> Limits:
+        s = self.settings
+        return Limits(s.parse_memory_mb, s.parse_cpu_seconds, s.parse_wall_seconds)
+
     def accept_upload(self, downloaded: Path, name: str, style: Style) -> UploadOutcome:
         """Parse strictly first; only a file that reads cleanly is copied into the corpus, under a new safe name."""
         data = downloaded.read_bytes()
         if len(data) > self.settings.max_upload_bytes:
             return UploadOutcome(replies.upload_too_big(len(data), self.settings.max_upload_bytes))
         try:
-            articles = load_file(downloaded)
+            articles = load_file_limited(downloaded, self.parse_limits, name)
         except IngestError as exc:
             return UploadOutcome(replies.upload_invalid(name, exc.reason, style))
-        except Exception as exc:  # a parser bug must not take the corpus down with it
-            log.exception("upload %r could not be parsed", name)
-            return UploadOutcome(replies.upload_invalid(name, f"{type(exc).__name__}: {exc}", style))
+        if len(articles) > self.settings.max_upload_articles:
+            return UploadOutcome(replies.upload_too_many(len(articles), self.settings.max_upload_articles))
         corpus = self.settings.corpus_dir
         existing = same_content(corpus, data)
         if existing is not None:
             return UploadOutcome(replies.upload_duplicate(existing, style))
-        saved = save_new(corpus, safe_filename(name), data)
+        try:
+            saved = save_new(corpus, safe_filename(name), data)
+        except OSError as exc:  # a full disk: nothing half-written stays behind (save_new removes its temp file)
+            log.error("upload %r could not be saved: %s", name, exc)
+            return UploadOutcome(replies.upload_not_saved(exc, style))
         log.info("upload saved as %s (%d articles)", saved, len(articles))
         return UploadOutcome(replies.upload_saved(saved.name, [a.title for a in articles], style), saved)

@@ -9,6 +9,7 @@ inside a tag or an entity.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ PART_LIMIT = 3900  # room for a "（2/3）" label; measured in UTF-16 units like
 QUESTION_ECHO_CHARS = 60
 SNIPPET_CHARS = 220
 ERROR = "出错了，请稍后再试。"
+TITLE_CHARS = 120
+REASON_CHARS = 400
+_TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,19 @@ EXAMPLE_QUESTION = "3+1帮带制是怎么运作的？"
 
 
 # ---------------------------------------------------------------------- splitting
+
+
+def clip(text: str, limit: int) -> str:
+    """Corpus fields are bounded at ingest, but an old index or a hostile file may still hold a huge one."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_plain(html_text: str, limit: int = TELEGRAM_LIMIT) -> str:
+    """Last resort for a message over Telegram's limit: its text without markup, cut to fit."""
+    plain = html.unescape(_TAG.sub("", html_text))
+    while units(plain) > limit:
+        plain = plain[: len(plain) - max(1, (units(plain) - limit + 1) // 2) - 1] + "…"
+    return plain
 
 
 def units(text: str) -> int:
@@ -114,7 +131,7 @@ def number_parts(parts: list[str], style: Style) -> list[str]:
 
 
 def source_line(passage: Passage, style: Style) -> str:
-    return style.quiet(style.esc("出处：" + citation(passage)))
+    return style.quiet(style.esc("出处：" + clip(citation(passage), 2 * TITLE_CHARS)))
 
 
 def answer_text(answer: Answer, style: Style) -> str:
@@ -153,7 +170,8 @@ def more_results(hits: Sequence[tuple[int, Passage]], style: Style) -> list[str]
     for rank, passage in hits:
         snippet = passage.text if len(passage.text) <= SNIPPET_CHARS else passage.text[:SNIPPET_CHARS] + "…"
         blocks.append(
-            f"{rank}. {style.strong(style.esc(passage.title))}\n{style.esc(snippet)}\n{source_line(passage, style)}"
+            f"{rank}. {style.strong(style.esc(clip(passage.title, TITLE_CHARS)))}\n{style.esc(snippet)}\n"
+            f"{source_line(passage, style)}"
         )
     return pack(blocks)
 
@@ -166,7 +184,8 @@ def article_parts(passages: Sequence[Passage], style: Style) -> list[str]:
     """The whole article (passages in position order) as one or more messages under Telegram's limit."""
     first = passages[0]
     meta = " · ".join(p for p in (first.place, first.date, first.byline) if p)
-    header = style.strong(style.esc(first.title)) + (f"\n{style.quiet(style.esc(meta))}" if meta else "")
+    header = style.strong(style.esc(clip(first.title, 2 * TITLE_CHARS)))
+    header += f"\n{style.quiet(style.esc(clip(meta, TITLE_CHARS)))}" if meta else ""
     blocks = [header]
     for passage in passages:
         blocks.extend(split_escaped(passage.text, style))
@@ -194,9 +213,10 @@ def excerpt(passage: Passage, style: Style, daily: bool = False) -> str:
     meta = " · ".join(
         [passage.place or "地点未注明", passage.date or "日期未注明", *([passage.byline] if passage.byline else [])]
     )
+    body = split_escaped(passage.text, style, PART_LIMIT - 600)
     text = (
-        f"{style.strong(heading)}\n{style.strong(style.esc(passage.title))}\n{style.quiet(style.esc(meta))}\n\n"
-        f"{style.esc(passage.text)}"
+        f"{style.strong(heading)}\n{style.strong(style.esc(clip(passage.title, TITLE_CHARS)))}\n"
+        f"{style.quiet(style.esc(clip(meta, TITLE_CHARS)))}\n\n{body[0] if body else ''}{'…' if len(body) > 1 else ''}"
     )
     if daily:
         text += "\n\n" + style.quiet("发送 /today 再读一段，/daily off 取消每日摘录。")
@@ -258,7 +278,7 @@ def sources(stats: CorpusStats, style: Style, max_places: int = 12) -> str:
         + f"，共 {stats.passages} 个段落，来自 {stats.files} 个文件",
     ]
     if stats.places:
-        shown = "、".join(f"{style.esc(place)} {count} 篇" for place, count in stats.places[:max_places])
+        shown = "、".join(f"{style.esc(clip(place, 30))} {count} 篇" for place, count in stats.places[:max_places])
         more = f" 等 {len(stats.places)} 地" if len(stats.places) > max_places else ""
         lines.append(f"地区：{shown}{more}")
     lines.append(f"最新日期：{style.esc(stats.newest_date)}" if stats.newest_date else "最新日期：文章未注明日期")
@@ -345,8 +365,8 @@ def reindex_busy() -> str:
     return "已有一个索引任务正在进行，请等它完成后再试。期间照常回答问题。"
 
 
-def reindex_started() -> str:
-    return "正在更新索引…（期间照常回答问题）"
+def reindex_started(cancellable: bool = False) -> str:
+    return "正在更新索引…（期间照常回答问题" + ("；发送 /reindex cancel 可以取消）" if cancellable else "）")
 
 
 def reindex_progress(done: int, total: int) -> str:
@@ -361,13 +381,43 @@ def reindex_done(
         f"用时 {seconds:.1f} 秒。新索引已生效。"
     )
     if errors:
-        listed = "\n".join(f"· {style.esc(str(e))}" for e in list(errors)[:5])
+        listed = "\n".join(f"· {style.esc(clip(str(e), 200))}" for e in list(errors)[:5])
         text += f"\n有 {len(errors)} 个文件无法读取，已跳过：\n{listed}"
     return text
 
 
 def reindex_failed(error: BaseException, style: Style) -> str:
-    return f"索引更新失败，仍在使用原来的索引。原因：{style.esc(str(error) or type(error).__name__)}"
+    return (
+        f"索引更新失败，仍在使用原来的索引。原因：{style.esc(clip(str(error) or type(error).__name__, REASON_CHARS))}"
+    )
+
+
+def token_rejected(detail: str, api_base: str) -> str:
+    """Printed at start-up, for the operator: in both languages, since it may land in an English console."""
+    return (
+        f"Telegram 拒绝了机器人令牌（{detail}）：请检查 TELEGRAM_BOT_TOKEN 是否有效、是否已被撤销，"
+        f"以及 TELEGRAM_API_BASE_URL（现为 {api_base}）是否正确。\n"
+        f"Telegram rejected the bot token ({detail}): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE_URL."
+    )
+
+
+def api_unreachable(detail: str, api_base: str) -> str:
+    return (
+        f"无法连接 Telegram（{detail}）：请检查网络和 TELEGRAM_API_BASE_URL（现为 {api_base}）。\n"
+        f"Cannot reach the Telegram Bot API ({detail}): check the network and TELEGRAM_API_BASE_URL."
+    )
+
+
+def reindex_cancelled() -> str:
+    return "索引更新已取消，仍在使用原来的索引。已编码的部分会保留，下次更新不必重算。"
+
+
+def reindex_cancelling() -> str:
+    return "正在取消索引更新…（当前这一批编码完成后停止）"
+
+
+def reindex_not_running() -> str:
+    return "现在没有正在进行的索引更新。"
 
 
 def upload_unsupported(name: str, suffixes: Iterable[str], style: Style) -> str:
@@ -379,7 +429,18 @@ def upload_too_big(size: int, limit: int) -> str:
 
 
 def upload_invalid(name: str, reason: str, style: Style) -> str:
-    return f"文件 {style.esc(name)} 无法解析，资料库没有任何改动。\n原因：{style.esc(reason)}"
+    return f"文件 {style.esc(clip(name, 100))} 无法解析，资料库没有任何改动。\n原因：{style.esc(clip(reason, REASON_CHARS))}"
+
+
+def upload_too_many(count: int, limit: int) -> str:
+    return f"这个文件有 {count} 篇文章，单个文件最多 {limit} 篇。请拆成几个文件分别上传，资料库没有任何改动。"
+
+
+def upload_not_saved(error: OSError, style: Style) -> str:
+    reason = error.strerror or type(error).__name__
+    return (
+        f"文件没能保存（{style.esc(clip(reason, REASON_CHARS))}，可能是磁盘满了），资料库没有任何改动。请联系管理员。"
+    )
 
 
 def upload_duplicate(existing: str, style: Style) -> str:
@@ -387,7 +448,7 @@ def upload_duplicate(existing: str, style: Style) -> str:
 
 
 def upload_saved(saved_as: str, titles: Sequence[str], style: Style) -> str:
-    shown = "、".join(f"《{style.esc(t)}》" for t in titles[:3]) + (" 等" if len(titles) > 3 else "")
+    shown = "、".join(f"《{style.esc(clip(t, 60))}》" for t in titles[:3]) + (" 等" if len(titles) > 3 else "")
     return f"已收到 {len(titles)} 篇文章：{shown}，保存为 {style.esc(saved_as)}。接下来更新索引。"
 
 

@@ -20,13 +20,22 @@ from bot.chat.core import Core
 from bot.chat.replies import HTML
 from bot.chat.telegram_io import Context, Turn, core_of, typing
 from bot.ingest.corpus_files import safe_filename
+from bot.retrieval.indexer import BuildCancelled
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.0  # seconds between edits of the /reindex progress message
 
 
+CANCEL_WORDS = {"cancel", "stop", "取消", "停止"}
+
+
 async def on_reindex(turn: Turn, context: Context) -> None:
+    if turn.argument.lower() in CANCEL_WORDS:
+        cancelling = core_of(context).cancel_reindex()
+        text = replies.reindex_cancelling() if cancelling else replies.reindex_not_running()
+        await context.bot.send_message(turn.chat.id, text)
+        return
     await launch_reindex(context, turn.chat.id)
 
 
@@ -37,7 +46,7 @@ async def launch_reindex(context: Context, chat_id: int, busy_text: str | None =
         await context.bot.send_message(chat_id, busy_text or replies.reindex_busy())
         return False
     try:
-        status = await context.bot.send_message(chat_id, replies.reindex_started())
+        status = await context.bot.send_message(chat_id, replies.reindex_started(cancellable=True))
     except BaseException:
         core.end_reindex()
         raise
@@ -57,6 +66,9 @@ async def reindex_with_progress(core: Core, status: Message) -> None:
         report = await asyncio.to_thread(core.rebuild, on_progress)
         text = core.reindex_text(report, HTML)
         log.info("reindex done: +%d −%d passages in %.1f s", report.added, report.removed, report.seconds)
+    except BuildCancelled:
+        log.info("reindex cancelled")
+        text = replies.reindex_cancelled()
     except Exception as exc:
         log.exception("reindex failed")
         text = replies.reindex_failed(exc, HTML)

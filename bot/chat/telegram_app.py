@@ -21,7 +21,15 @@ from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -34,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import commands, delivery, replies
+from bot.chat import commands, delivery, redaction, replies
 from bot.chat.commands import Access, Channel, Command, Request, Run
 from bot.chat.core import Core, Reply, parse_button
 from bot.chat.daily import missed_today, time_of_day
@@ -139,6 +147,7 @@ def run_bot(settings: Settings) -> int:
     from bot.engine import open_searcher
     from bot.retrieval.search import IndexMissing
 
+    redactor = redaction.install(settings.telegram_bot_token, settings.webhook_secret)
     logging.getLogger("bot").setLevel(logging.INFO)
     try:
         searcher = open_searcher(settings)
@@ -146,12 +155,19 @@ def run_bot(settings: Settings) -> int:
         print(exc, file=sys.stderr)
         return 1
     app = build_application(settings, searcher)
-    if settings.webhook_url:
-        log.info("webhook mode: %s", settings.webhook_url)
-        app.run_webhook(**webhook_options(settings), allowed_updates=Update.ALL_TYPES)
-    else:
-        log.info("polling mode")
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if settings.webhook_url:
+            log.info("webhook mode: %s", redactor.redact(settings.webhook_url))
+            app.run_webhook(**webhook_options(settings), allowed_updates=Update.ALL_TYPES)
+        else:
+            log.info("polling mode")
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except (InvalidToken, EndPointNotFound) as exc:
+        print(replies.token_rejected(redactor.redact(str(exc)), settings.telegram_api_base_url), file=sys.stderr)
+        return 1
+    except NetworkError as exc:  # at start-up only: once running, PTB retries network errors itself
+        print(replies.api_unreachable(redactor.redact(str(exc)), settings.telegram_api_base_url), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -227,10 +243,12 @@ async def on_unknown_command(turn: Turn, context: Context) -> None:
 async def answer_question(turn: Turn, context: Context, question: str) -> None:
     core = core_of(context)
     chat_id = turn.chat.id
-    wait = core.limiter.hit(turn.user_id if turn.user_id is not None else chat_id)
+    key = turn.user_id if turn.user_id is not None else chat_id
+    wait = core.limiter.hit(key)
     if wait > 0:
-        text = replies.rate_limited(wait, core.settings.questions_per_minute)
-        await send_reply(context, chat_id, Reply([text], ok=False), turn.reply_to)
+        if core.limiter.first_refusal(key, wait):
+            text = replies.rate_limited(wait, core.settings.questions_per_minute)
+            await send_reply(context, chat_id, Reply([text], ok=False), turn.reply_to)
         return
     async with typing(context, chat_id):
         reply = await asyncio.to_thread(core.ask, question, HTML, chat_id)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update, User
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot.chat import replies
 from bot.chat.core import Core, Reply
+
+log = logging.getLogger(__name__)
 
 CORE = "core"
 TYPING_EVERY = 4.5  # Telegram shows "typing" for about 5 s
@@ -88,9 +92,15 @@ async def send_reply(context: Context, chat_id: int, reply: Reply, reply_to: int
     for i, text in enumerate(reply.texts):
         last = i == len(reply.texts) - 1
         quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and i == 0 else None
+        mode: str | None = ParseMode.HTML
+        if replies.units(text) > replies.TELEGRAM_LIMIT:
+            log.error(
+                "a reply of %d units is over Telegram's limit; sending it cut, as plain text", replies.units(text)
+            )
+            text, mode = replies.fit_plain(text), None
         sent.append(
             await context.bot.send_message(
-                chat_id, text, reply_markup=keyboard(reply) if last else None, reply_parameters=quote
+                chat_id, text, parse_mode=mode, reply_markup=keyboard(reply) if last else None, reply_parameters=quote
             )
         )
     return sent
