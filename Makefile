@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MODEL := models/multilingual-e5-small/onnx/model.onnx
 EMULATOR := tools/tg-emulator/node_modules/.package-lock.json
 
-.PHONY: run test test-fast lint setup model index eval bench clean-index
+.PHONY: run test test-fast lint reliability setup model index eval bench clean-index
 
 run: index
 	$(PY) -m bot run
@@ -17,6 +17,9 @@ test: lint model $(EMULATOR)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not model and not e2e and not faults"
+
+reliability: model $(EMULATOR)
+	RELIABILITY_DOC=1 $(PY) -m pytest -q -m faults
 
 lint: $(STAMP)
 	$(PY) -m ruff check bot tests benchmarks build_index.py

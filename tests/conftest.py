@@ -1,12 +1,16 @@
-"""Shared fixtures: the real model, and small real indexes built from real corpora.
+"""Shared fixtures: the real model, small real indexes built from real corpora, and the fault recorder.
 
 Tiers by folder: tests/unit needs neither Node nor the model (`make test-fast`), tests/model needs the
 provisioned e5 model, tests/e2e also the Telegram emulator. The folder sets the marker, and any test that
 asks for the model's fixtures is marked `model` wherever it lives.
+
+A fault test calls `record(fault, outcome)` after its assertions passed; `make reliability` writes the rows
+into docs/reliability.md, so that table lists observed outcomes, not hopes.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +26,31 @@ SEED = ROOT / "corpus" / "000_20fd8c739f8a3408.txt"
 MODELS = ROOT / "models"
 
 
+RELIABILITY_DOC = ROOT / "docs" / "reliability.md"
+BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
+ROWS: dict[str, tuple[str, str]] = {}  # fault → (outcome, test); a fuzz test records once per example
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest):
+    def add(fault: str, outcome: str) -> None:
+        ROWS[fault] = (outcome, request.node.nodeid.split("::")[-1].split("[")[0])
+
+    return add
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not os.environ.get("RELIABILITY_DOC") or not ROWS or exitstatus != 0:
+        return
+    lines = ["| 故障 | 观察到的结果 | 测试 |", "| --- | --- | --- |"]
+    rows = sorted(ROWS.items(), key=lambda row: (row[1][1], row[0]))
+    lines += [f"| {fault} | {outcome} | `{test}` |" for fault, (outcome, test) in rows]
+    text = RELIABILITY_DOC.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    RELIABILITY_DOC.write_text(f"{head}{BEGIN}\n" + "\n".join(lines) + f"\n{END}{tail}", encoding="utf-8")
+
+
 MODEL_FIXTURES = {"encoder", "seed_index", "seed_searcher"}
 
 
@@ -30,8 +59,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if tier in ("model", "e2e", "faults"):
             item.add_marker(tier)
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if MODEL_FIXTURES & fixtures:
             item.add_marker("model")
+        if "record" in fixtures:
+            item.add_marker("faults")
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,7 @@ async def admin_bot(start_bot: Starter, emulator, library, searcher, tmp_path) -
 
 
 async def test_a_flood_gets_one_notice_then_silence_and_other_chats_are_answered(
-    start_bot: Starter, emulator, library, searcher, tmp_path
+    start_bot: Starter, emulator, library, searcher, tmp_path, record
 ) -> None:
     bot = await start_bot(make_settings(emulator, library, tmp_path / "data", questions_per_minute=3), searcher)
     flooder, other = 1101, 1102
@@ -63,36 +63,44 @@ async def test_a_flood_gets_one_notice_then_silence_and_other_chats_are_answered
     messages = await settle(bot.user, flooder, seconds=2.0)
     notices = [m for m in messages if "提问太频繁" in m["text"]]
     assert len(notices) == 1 and len(messages) == 3 + 1
+    record(
+        "一个用户瞬间发 60 条（限额 3 条/分钟），另一聊天同时提问",
+        "洪水方得到 3 个回答和 1 条频率提示，之后沉默；另一聊天照常得到回答",
+    )
 
 
-async def test_yaml_alias_bomb_upload_is_refused_and_nothing_is_saved(admin_bot: Bot, library) -> None:
+async def test_yaml_alias_bomb_upload_is_refused_and_nothing_is_saved(admin_bot: Bot, library, record) -> None:
     before = sorted(p.name for p in library.corpus.iterdir())
     reply = await upload(admin_bot, "bomb.md", yaml_alias_bomb(Path(admin_bot.settings.data_dir) / "b.md").read_bytes())
     assert "无法解析" in reply["text"] and "别名" in reply["text"]
     assert sorted(p.name for p in library.corpus.iterdir()) == before
+    record("管理员上传 YAML 别名炸弹 .md", "子进程解析，拒绝并说明“别名”；资料库不变")
 
 
-async def test_pdf_bomb_upload_hits_the_memory_limit(admin_bot: Bot, tmp_path) -> None:
+async def test_pdf_bomb_upload_hits_the_memory_limit(admin_bot: Bot, tmp_path, record) -> None:
     reply = await upload(admin_bot, "bomb.pdf", pdf_bomb(tmp_path / "bomb.pdf", 600).read_bytes())
     assert "无法解析" in reply["text"] and "内存超过上限" in reply["text"]
+    record("上传压缩流炸弹 PDF（解压 600 MB）", "子进程触到内存上限，拒绝并说明；机器人内存不受影响")
 
 
-async def test_random_ascii_named_txt_is_not_an_article(admin_bot: Bot) -> None:
+async def test_random_ascii_named_txt_is_not_an_article(admin_bot: Bot, record) -> None:
     noise = "".join(random.Random(5).choice(string.printable) for _ in range(1_000_000)).encode()
     reply = await upload(admin_bot, "notes.txt", noise)
     assert "不像中文文章" in reply["text"]
+    record("上传 1 MB 随机可打印 ASCII，扩展名 .txt", "拒绝：不像中文文章（汉字占比）")
 
 
-async def test_absurd_title_and_too_many_articles_are_refused_with_the_limit(admin_bot: Bot) -> None:
+async def test_absurd_title_and_too_many_articles_are_refused_with_the_limit(admin_bot: Bot, record) -> None:
     long_title = json.dumps({"title": "长" * 4500, "text": ARTICLE}, ensure_ascii=False).encode()
     reply = await upload(admin_bot, "long.jsonl", long_title)
     assert "字段 title 太长（4500 字" in reply["text"] and len(reply["text"]) < 4096
     rows = [json.dumps({"title": f"积分超市第{i}期", "text": ARTICLE}, ensure_ascii=False) for i in range(60)]
     reply = await upload(admin_bot, "many.jsonl", "\n".join(rows).encode())
     assert "有 60 篇文章" in reply["text"] and "最多 50 篇" in reply["text"]
+    record("上传标题 4,500 字的 .jsonl；篇数超过上限的 .jsonl", "逐行说明字段超长；超篇数的文件整体拒绝并给出上限")
 
 
-async def test_utf16_and_gbk_uploads_and_a_huge_name_are_saved(admin_bot: Bot, library) -> None:
+async def test_utf16_and_gbk_uploads_and_a_huge_name_are_saved(admin_bot: Bot, library, record) -> None:
     text = f"# 微山县积分超市\n\n{ARTICLE}\n"
     for name, data in [
         ("utf16.md", text.encode("utf-16")),
@@ -104,9 +112,10 @@ async def test_utf16_and_gbk_uploads_and_a_huge_name_are_saved(admin_bot: Bot, l
         await admin_bot.user.wait_for_bot_message(ADMIN, lambda m: m["text"].startswith("索引已更新"), timeout=120)
     saved = [p.name for p in library.corpus.iterdir()]
     assert all(len(name.encode()) <= 255 for name in saved) and any(n.startswith("\U00020000") for n in saved)
+    record("上传 UTF-16、GBK 编码的文章；文件名为 100 个 U+20000", "正确解码并入库；文件名按字节截断")
 
 
-async def test_a_paragraph_without_chinese_stops_is_split_and_today_fits(admin_bot: Bot) -> None:
+async def test_a_paragraph_without_chinese_stops_is_split_and_today_fits(admin_bot: Bot, record) -> None:
     run_on = "党员干部到村里走访群众了解诉求帮助解决困难" * 250  # 5,000 characters, no 。！？
     data = f"---\ntitle: 长段落\ndate: 2099-01-01\n---\n\n{run_on}\n".encode()
     reply = await upload(admin_bot, "runon.md", data)
@@ -114,9 +123,10 @@ async def test_a_paragraph_without_chinese_stops_is_split_and_today_fits(admin_b
     await admin_bot.user.wait_for_bot_message(ADMIN, lambda m: m["text"].startswith("索引已更新"), timeout=180)
     today = await ask(admin_bot.user, 1103, "/today")
     assert today["text"].startswith("文章摘录\n长段落") and len(today["text"]) < 4096
+    record("上传 5,000 字无句末标点的段落，随后 /today", "按逗号/长度切成段落；摘录在 Telegram 长度限制内")
 
 
-async def test_answers_survive_a_full_disk(admin_bot: Bot, caplog) -> None:
+async def test_answers_survive_a_full_disk(admin_bot: Bot, caplog, record) -> None:
     db = admin_bot.core.store._db  # SQLITE_FULL on the bot's own connection, as on a full data disk
     db.execute("CREATE TABLE ballast (b BLOB)")
     pages = db.execute("PRAGMA page_count").fetchone()[0]
@@ -130,9 +140,10 @@ async def test_answers_survive_a_full_disk(admin_bot: Bot, caplog) -> None:
     reply = await ask(admin_bot.user, 1104, QUESTION)
     assert "出处：" in reply["text"] and "reply_markup" not in reply
     assert "database or disk is full" in caplog.text
+    record("数据盘写满（SQLITE_FULL）时提问", "照常回答（不带按钮），真实错误写入日志")
 
 
-async def test_reindex_can_be_cancelled_and_the_old_index_keeps_serving(admin_bot: Bot, library) -> None:
+async def test_reindex_can_be_cancelled_and_the_old_index_keeps_serving(admin_bot: Bot, library, record) -> None:
     paragraphs = "\n\n".join(
         f"第{i}个村推行积分超市，党员每月兑换一次，共有{i * 7}户参加，效果明显。" for i in range(600)
     )
@@ -149,6 +160,7 @@ async def test_reindex_can_be_cancelled_and_the_old_index_keeps_serving(admin_bo
     (library.corpus / "big.md").unlink()
     idle = await ask(admin_bot.user, ADMIN, "/reindex cancel")
     assert "没有正在进行" in idle["text"]
+    record("重建索引途中 /reindex cancel", "在下一批编码后停止，旧索引继续服务，进度消息改为“已取消”")
 
 
 async def _edited_to(bot: Bot, message_id: int, prefix: str) -> bool:
@@ -193,7 +205,9 @@ def _run_bot(base_url: str, library, tmp_path: Path) -> subprocess.CompletedProc
 
 
 @pytest.mark.parametrize("status", [401, 404])
-async def test_a_revoked_token_or_wrong_api_url_is_a_clear_error_without_the_token(status, library, tmp_path) -> None:
+async def test_a_revoked_token_or_wrong_api_url_is_a_clear_error_without_the_token(
+    status, library, tmp_path, record
+) -> None:
     handler = type("Refusing", (_Refusing,), {"status": status})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -205,10 +219,12 @@ async def test_a_revoked_token_or_wrong_api_url_is_a_clear_error_without_the_tok
     assert proc.returncode == 1, output
     assert "Telegram 拒绝了机器人令牌" in output and "TELEGRAM_BOT_TOKEN" in output
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
+    record(f"启动时 Telegram 返回 {status}（令牌被撤销或 API 地址错误）", "中英文说明、退出码 1，输出中没有令牌")
 
 
-async def test_an_unreachable_api_is_a_clear_error_without_the_token(emulator, library, tmp_path) -> None:
+async def test_an_unreachable_api_is_a_clear_error_without_the_token(emulator, library, tmp_path, record) -> None:
     proc = await asyncio.to_thread(_run_bot, f"{emulator.base_url}/wrong-prefix", library, tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "无法连接 Telegram" in output and TOKEN.split(":")[1] not in output
+    record("启动时 API 返回 5xx/连不上", "中英文说明、退出码 1，输出中没有令牌")
