@@ -15,6 +15,7 @@ from bot.ingest.jsonl import read_jsonl
 from bot.ingest.markdown import read_markdown
 from bot.ingest.newspaper import parse_page, read_newspaper
 from bot.ingest.pdf import read_pdf
+from bot.ingest.places import locate
 from bot.ingest.records import Article, IngestError
 
 __all__ = [
@@ -71,7 +72,7 @@ def read_file(path: Path, corpus_root: Path | None = None) -> tuple[list[Article
         raise IngestError(source, f"无法解析（{type(exc).__name__}: {exc}）") from exc
     if not articles and not errors:
         raise IngestError(source, "没有找到文章")
-    return articles, errors
+    return [locate(a) for a in articles], errors
 
 
 def load_file(path: Path, corpus_root: Path | None = None) -> list[Article]:

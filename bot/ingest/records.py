@@ -19,6 +19,11 @@ class Article:
     url: str = ""
     kind: str = "article"  # "article" or "caption"
     meta: dict = field(default_factory=dict)
+    # the administrative divisions the article is about, full names from the gazetteer (bot/ingest/places.py)
+    province: str = ""
+    city: str = ""
+    county: str = ""
+    town: str = ""
 
 
 class IngestError(Exception):

@@ -46,7 +46,10 @@ class Answer:
 
 
 def citation(passage: Passage) -> str:
-    parts = [passage.title, passage.place, passage.date, passage.byline]
+    place = passage.place
+    if passage.town and passage.town not in place:
+        place = f"{place} {passage.town}".strip()
+    parts = [passage.title, place, passage.date, passage.byline]
     return " · ".join(p for p in parts if p)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.retrieval.passages import Passage
 from bot.retrieval.sentences import sentence_units
 
-FORMAT = 5  # bump when passages, tokens or index files change meaning, so old indexes count as stale
+FORMAT = 6  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 CURRENT = "current"
 BUILDS = "builds"

@@ -25,6 +25,10 @@ class Passage:
     text: str
     kicker: str = ""
     kind: str = "article"
+    province: str = ""
+    city: str = ""
+    county: str = ""
+    town: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +95,10 @@ def article_passages(article: Article) -> list[Passage]:
             text=text,
             kicker=article.kicker,
             kind=article.kind,
+            province=article.province,
+            city=article.city,
+            county=article.county,
+            town=article.town,
         )
         for position, text in enumerate(pieces)
     ]

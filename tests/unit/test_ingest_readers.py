@@ -158,7 +158,8 @@ def test_jsonl_keeps_good_lines_and_reports_bad_ones(tmp_path):
     assert [a.title for a in articles] == ["邹城：擂台比武", "梁山第一书记抓党建"]
     first, second = articles
     assert first.paragraphs == ["第一段，换行续写。", "第二段。"]
-    assert first.place == ""  # a bare `X：` prefix is not trusted as a place without a byline
+    # the gazetteer knows 邹城 (a county-level city of 济宁), so a bare `邹城：` title places the article
+    assert (first.place, first.province, first.city, first.county) == ("邹城市", "山东省", "济宁市", "邹城市")
     assert (second.place, second.author, second.url, second.date) == (
         "梁山",
         "杨景雪",
