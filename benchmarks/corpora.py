@@ -43,6 +43,25 @@ def seed_corpus() -> Path:
     return corpus
 
 
+MULTI = ROOT / "tests" / "data" / "multi"
+
+
+def multi_questions() -> list[Path]:
+    """The many-places dev questions (tests/data/multi/qa_*.jsonl)."""
+    return sorted(MULTI.glob("qa_*.jsonl"))
+
+
+def multi_corpus() -> Path:
+    """The seed among 314 articles from 50 places that report the same practices: the real deployment's shape."""
+    corpus = WORK / "multi" / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    shutil.copytree(MULTI / "corpus", corpus)
+    for path in seed_corpus().iterdir():
+        shutil.copy(path, corpus / path.name)
+    return corpus
+
+
 def law_articles(passages: int) -> list[dict]:
     """Whole statutes in file order: the same distractors on every run, and each one a real statute's wording."""
     chosen, total = [], 0

@@ -25,12 +25,14 @@ from benchmarks.corpora import (
     cmrc_corpus,
     distractor_corpus,
     missing,
+    multi_corpus,
+    multi_questions,
     seed_corpus,
 )
 from benchmarks.timing import time_calls
 from bot.model.encoder import load_encoder
 from bot.retrieval.answer import answer
-from bot.retrieval.evaluate import Question, evaluate, load_questions
+from bot.retrieval.evaluate import Question, evaluate, format_report, load_questions
 from bot.retrieval.indexer import build_index, is_stale
 from bot.retrieval.search import MODES, Searcher, SearchIndex
 from bot.retrieval.sentences import squash
@@ -80,13 +82,13 @@ def ensure_index(corpus: Path, encoder) -> Path:
     return index
 
 
-def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str, dict]:
+def report(name: str, searcher: Searcher, questions: list[Question], by_kind: bool = False) -> dict[str, dict]:
     """Refusals count as misses; “open” R@1 is the same ranking with the score-based refusal switched off."""
     rows = {"plain": plain_bm25(searcher.index, questions)}
     print(f"{name:24s} plain   R@1={rows['plain']['r1']:.3f} R@5={rows['plain']['r5']:.3f}  (jieba+BM25, bare text)")
     unrefused = Searcher(searcher.index, searcher.encoder, replace(searcher.tuning, bias=1e9))
     for mode in MODES:
-        rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m))
+        rows[mode] = evaluate(questions, lambda q, m=mode: answer(q, searcher, k=10, mode=m), by_kind=by_kind)
         rows[mode]["open_r1"] = evaluate(questions, lambda q, m=mode: answer(q, unrefused, k=10, mode=m))["r1"]
         m = rows[mode]
         print(
@@ -95,6 +97,8 @@ def report(name: str, searcher: Searcher, questions: list[Question]) -> dict[str
             f"in={m['refused_wrong']}/{m['answerable']}  open R@1={m['open_r1']:.3f}",
             flush=True,
         )
+        if by_kind and mode == "hybrid":
+            print("\n".join(format_report(m).splitlines()[2:]), flush=True)
     return rows
 
 
@@ -128,6 +132,10 @@ def main() -> None:
     for part, questions in seed_splits().items():
         results[f"seed/{part}"] = report(f"seed/{part}", seed, questions)
     results["latency_seed"] = latency(seed, load_questions(SEED_QA), "seed")
+    multi = Searcher(SearchIndex.load(ensure_index(multi_corpus(), encoder)), encoder)
+    results["multi/dev"] = report("multi/dev", multi, [q for p in multi_questions() for q in load_questions(p)], True)
+    for part, questions in seed_splits().items():
+        results[f"seed+multi/{part}"] = report(f"seed+multi/{part}", multi, questions)
     if not missing(LAWS):
         mixed = Searcher(SearchIndex.load(ensure_index(distractor_corpus(10_000), encoder)), encoder)
         for part, questions in seed_splits().items():

@@ -20,10 +20,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5)
     search.add_argument("--json", action="store_true")
     ev = sub.add_parser("eval", help="评测检索质量")
-    ev.add_argument("file", type=Path)
+    ev.add_argument("file", type=Path, nargs="+")
     ev.add_argument("--index", type=Path)
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid")
+    ev.add_argument("--by-kind", action="store_true", help="按问题类型（事实/做法/列举/库外）分别统计")
     build = sub.add_parser("build", help="构建索引")
     build.add_argument("--corpus", type=Path)
     build.add_argument("--index", type=Path)
@@ -90,7 +91,9 @@ def _eval(settings, args) -> int:
     from bot.retrieval.evaluate import evaluate, format_report, load_questions
 
     searcher = open_searcher(settings, args.index)
-    metrics = evaluate(load_questions(args.file), lambda q: answer(q, searcher, k=10, mode=args.mode))
+    metrics = evaluate(
+        [q for path in args.file for q in load_questions(path)], lambda q: answer(q, searcher, k=10, mode=args.mode), by_kind=args.by_kind
+    )
     print(json.dumps(metrics, ensure_ascii=False) if args.json else format_report(metrics))
     return 0
 

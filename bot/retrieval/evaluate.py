@@ -17,6 +17,8 @@ class Question:
     id: str
     question: str
     gold: list[str]
+    kind: str = ""  # fact / practice / list / ambiguous / outside; "" in older files
+    absent_place: bool = False  # an outside question naming a place no article is about
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -25,7 +27,9 @@ def load_questions(path: Path) -> list[Question]:
         for line in handle:
             if line.strip():
                 row = json.loads(line)
-                questions.append(Question(str(row["id"]), row["question"], list(row.get("gold") or [])))
+                gold = list(row.get("gold") or [])
+                kind = row.get("kind") or ("outside" if not gold else "")
+                questions.append(Question(str(row["id"]), row["question"], gold, kind, bool(row.get("absent_place"))))
     return questions
 
 
@@ -38,43 +42,68 @@ def first_hit_rank(result: Answer | SearchResult, gold: list[str]) -> int | None
     return None
 
 
-def evaluate(questions: list[Question], respond: Callable[[str], Answer]) -> dict:
-    answerable = [q for q in questions if q.gold]
-    outside = [q for q in questions if not q.gold]
-    r1 = r5 = mrr = answer1 = 0.0
-    refused_wrong = refused_right = 0
-    misses: list[str] = []
-    for q in answerable:
-        result = respond(q.question)
-        refused_wrong += result.abstained
-        rank = first_hit_rank(result, q.gold)
-        answer1 += bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in q.gold)
-        r1 += rank == 1
-        r5 += rank is not None and rank <= 5
-        mrr += 1.0 / rank if rank is not None and rank <= 10 else 0.0
-        if rank != 1:
-            misses.append(q.id)
-    for q in outside:
-        refused_right += respond(q.question).abstained
+@dataclass
+class Outcome:
+    question: Question
+    abstained: bool
+    rank: int | None = None
+    answered: bool = False  # the first answer sentence holds a gold substring
+
+
+def judge(question: Question, result: Answer) -> Outcome:
+    if not question.gold:
+        return Outcome(question, result.abstained)
+    answered = bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in question.gold)
+    return Outcome(question, result.abstained, first_hit_rank(result, question.gold), answered)
+
+
+def evaluate(questions: list[Question], respond: Callable[[str], Answer], by_kind: bool = False) -> dict:
+    """Each question is asked once; the overall figures and, with `by_kind`, each kind's come from the same
+    answers (absent-place questions are a kind of their own there, as well as outside)."""
+    outcomes = [judge(q, respond(q.question)) for q in questions]
+    metrics = summarize(outcomes)
+    if by_kind:
+        groups: dict[str, list[Outcome]] = {}
+        for outcome in outcomes:
+            groups.setdefault(outcome.question.kind or "unlabelled", []).append(outcome)
+            if outcome.question.absent_place:
+                groups.setdefault("absent_place", []).append(outcome)
+        metrics["by_kind"] = {kind: summarize(group) for kind, group in sorted(groups.items())}
+    return metrics
+
+
+def summarize(outcomes: list[Outcome]) -> dict:
+    answerable = [o for o in outcomes if o.question.gold]
+    outside = [o for o in outcomes if not o.question.gold]
     n = max(len(answerable), 1)
+    ranks = [o.rank for o in answerable]
     return {
-        "n": len(questions),
+        "n": len(outcomes),
         "answerable": len(answerable),
-        "r1": round(r1 / n, 4),
-        "r5": round(r5 / n, 4),
-        "mrr10": round(mrr / n, 4),
+        "r1": round(sum(r == 1 for r in ranks) / n, 4),
+        "r5": round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
+        "mrr10": round(sum(1.0 / r for r in ranks if r is not None and r <= 10) / n, 4),
         "out_of_corpus": len(outside),
-        "refused_right": refused_right,
-        "refused_wrong": refused_wrong,
-        "answer1": round(answer1 / n, 4),
-        "misses": misses,
+        "refused_right": sum(o.abstained for o in outside),
+        "refused_wrong": sum(o.abstained for o in answerable),
+        "answer1": round(sum(o.answered for o in answerable) / n, 4),
+        "misses": [o.question.id for o in answerable if o.rank != 1],
     }
 
 
 def format_report(metrics: dict) -> str:
-    return (
+    lines = [
         f"n={metrics['n']}  可回答={metrics['answerable']}  R@1={metrics['r1']:.3f}  R@5={metrics['r5']:.3f}  "
-        f"MRR@10={metrics['mrr10']:.3f}  answer@1={metrics['answer1']:.3f}\n"
+        f"MRR@10={metrics['mrr10']:.3f}  answer@1={metrics['answer1']:.3f}",
         f"拒答：库外问题 {metrics['refused_right']}/{metrics['out_of_corpus']} 正确拒答，"
-        f"可回答问题误拒 {metrics['refused_wrong']}/{metrics['answerable']}"
-    )
+        f"可回答问题误拒 {metrics['refused_wrong']}/{metrics['answerable']}",
+    ]
+    for kind, part in metrics.get("by_kind", {}).items():
+        if part["answerable"]:
+            lines.append(
+                f"  {kind:<12} n={part['answerable']:<4} R@1={part['r1']:.3f}  R@5={part['r5']:.3f}  "
+                f"answer@1={part['answer1']:.3f}  误拒 {part['refused_wrong']}/{part['answerable']}"
+            )
+        else:
+            lines.append(f"  {kind:<12} n={part['n']:<4} 正确拒答 {part['refused_right']}/{part['out_of_corpus']}")
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""eval --by-kind: each kind's figures come from the same answers as the overall ones."""
+
+from __future__ import annotations
+
+from bot.retrieval.answer import Answer
+from bot.retrieval.evaluate import Question, evaluate, format_report
+from bot.retrieval.passages import Passage
+from bot.retrieval.search import Hit
+
+
+def _answer(question: str, text: str | None) -> Answer:
+    if text is None:
+        return Answer(question, True, "no_match")
+    passage = Passage("p1", "a1", "题", "沂水县", "", "", "f.md", 0, text)
+    return Answer(question, False, "", [text], [Hit(passage, 1.0)])
+
+
+def test_kinds_and_absent_places_are_reported_apart() -> None:
+    questions = [
+        Question("f1", "沂水积分超市几号兑换？", ["每月10日"], "fact"),
+        Question("p1", "沂水积分怎么攒？", ["志愿服务"], "practice"),
+        Question("o1", "金寨积分超市几号兑换？", [], "outside", absent_place=True),
+        Question("o2", "地球有多重？", [], "outside"),
+    ]
+    replies = {
+        "沂水积分超市几号兑换？": "每月10日集中兑换。",
+        "沂水积分怎么攒？": "参加环境整治可以积分。",
+        "金寨积分超市几号兑换？": None,
+        "地球有多重？": "每月10日集中兑换。",
+    }
+    metrics = evaluate(questions, lambda q: _answer(q, replies[q]), by_kind=True)
+    kinds = metrics["by_kind"]
+    assert (metrics["r1"], metrics["refused_right"]) == (0.5, 1)
+    assert kinds["fact"]["r1"] == 1.0 and kinds["practice"]["r1"] == 0.0
+    assert (kinds["outside"]["refused_right"], kinds["outside"]["out_of_corpus"]) == (1, 2)
+    assert (kinds["absent_place"]["refused_right"], kinds["absent_place"]["out_of_corpus"]) == (1, 1)
+    assert "absent_place" in format_report(metrics) and "正确拒答 1/1" in format_report(metrics)
