@@ -6,12 +6,16 @@ Channel-neutral: no Telegram here, so the console's /today and the bot's daily j
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import sqlite3
 import unicodedata
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.chat.store import Store, Subscription
 from bot.retrieval.passages import Passage
+
+log = logging.getLogger(__name__)
 
 MIN_EXCERPT_CHARS = 60
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:：.](\d{2})$")
@@ -45,6 +49,27 @@ def next_excerpt(store: Store, chat_id: int, ordered: list[Passage]) -> Passage 
     by_id = {p.passage_id: p for p in ordered}
     passage_id = store.claim_excerpt(chat_id, list(by_id))
     return by_id.get(passage_id) if passage_id else None
+
+
+def next_delivery(store: Store, chat_id: int, ordered: list[Passage], day: str | None) -> Passage | None:
+    """The daily delivery's excerpt: one claimed earlier and never sent, or else the next, claimed with its
+    outbox row (`Store.claim_delivery`)."""
+    by_id = {p.passage_id: p for p in ordered}
+    passage_id = store.claim_delivery(chat_id, list(by_id), day)
+    return by_id.get(passage_id) if passage_id else None
+
+
+def unrecorded_excerpt(store: Store, chat_id: int, ordered: list[Passage]) -> Passage | None:
+    """The excerpt `next_excerpt` would have claimed, recording nothing, for when the state file cannot be
+    written; the rotation's first if it cannot even be read. Showing one matters more than the record."""
+    if not ordered:
+        return None
+    try:
+        passage_id = store.peek_excerpt(chat_id, [p.passage_id for p in ordered])
+    except sqlite3.Error:
+        log.exception("excerpt history of chat %s unreadable; showing the newest excerpt", chat_id)
+        return ordered[0]
+    return next((p for p in ordered if p.passage_id == passage_id), ordered[0])
 
 
 # ---------------------------------------------------------------------- clock

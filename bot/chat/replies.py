@@ -227,6 +227,15 @@ def no_excerpt() -> str:
     return "资料库里还没有可以摘录的文章。"
 
 
+def daily_refused(chat_id: int, refused: Sequence[tuple[str, str]], delivered: bool, style: Style) -> str:
+    """For the bot admins: a refused excerpt needs a fix in the corpus or the rendering, and the chat that
+    missed it has nothing to report. `refused` is (passage id, Telegram's error) per skipped excerpt."""
+    lines = [f"每日摘录发送异常：聊天 {chat_id} 有 {len(refused)} 段摘录被 Telegram 拒收，已跳过（不再重发）。"]
+    lines += [f"· 段落 {style.esc(clip(pid, 80))}：{style.esc(clip(error, 300))}" for pid, error in refused]
+    lines.append("随后已改发下一段。" if delivered else "本次没有发出摘录，下次推送从后面的段落继续。")
+    return "\n".join(lines)
+
+
 def daily_status(at: str, timezone: str) -> str:
     return f"已订阅每日摘录：每天 {at}（{timezone}）推送一段文章摘录。发送 /daily off 取消。"
 

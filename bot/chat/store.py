@@ -3,20 +3,30 @@
 Everything a restart must not forget lives here (not in PTB's memory): which chats want an excerpt and
 when, which excerpts each chat has already had (so a restart neither repeats nor skips one), and the hit
 list behind each answer's inline buttons (callback data is limited to 64 bytes, so buttons carry only a
-short id). One connection guarded by a lock: calls come from the event loop and from worker threads.
+short id). The `deliveries` table is an outbox: a daily excerpt is claimed together with its row, so a
+kill -9 at any step leaves enough behind for the restart to neither repeat nor silently drop it.
+
+One connection guarded by a lock, called from worker threads (async code wraps every call in
+`asyncio.to_thread`: a write can wait seconds for another process's lock, the event loop must not).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 QUERY_TTL_SECONDS = 90 * 24 * 3600
 
 _SCHEMA = """
@@ -43,7 +53,21 @@ CREATE TABLE IF NOT EXISTS queries (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queries_created ON queries (created_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    chat_id    INTEGER PRIMARY KEY,
+    day        TEXT,
+    passage_id TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    updated_at REAL    NOT NULL
+);
 """
+
+_SETTLE_DAY = "UPDATE subscriptions SET last_day=MAX(COALESCE(last_day, ''), ?) WHERE chat_id=?"  # never backwards
+
+
+class DeliveryState(StrEnum):
+    CLAIMED = "claimed"  # chosen and recorded, not yet handed to the transport: a restart sends it
+    SENDING = "sending"  # handed to the transport, so it may have arrived: a restart counts it as sent
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,16 @@ class Subscription:
     timezone: str
     enabled: bool
     last_day: str | None  # the last local day (YYYY-MM-DD) whose excerpt is settled: sent, or subscribed too late
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A daily excerpt on its way to one chat (at most one per chat)."""
+
+    chat_id: int
+    day: str | None  # the local day it is for; None in interval mode
+    passage_id: str
+    state: DeliveryState
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,27 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction under the lock.
+
+        SQLite rolls a transaction back by itself after some errors (a full disk among them), so ROLLBACK
+        runs only while one is still open: otherwise its own "cannot rollback - no transaction is active"
+        would replace the error that says what went wrong.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("ROLLBACK failed after an error in a write transaction")
+                raise
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(self, chat_id: int, at: str, timezone: str, last_day: str | None = None) -> Subscription:
@@ -127,29 +182,103 @@ class Store:
         """
         if not ordered_ids:
             return None
+        with self._write():
+            return self._claim(chat_id, ordered_ids)
+
+    def peek_excerpt(self, chat_id: int, ordered_ids: list[str]) -> str | None:
+        """What `claim_excerpt` would pick, recording nothing: /today can still show one when writes fail."""
+        if not ordered_ids:
+            return None
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT MAX(round) FROM excerpts WHERE chat_id=?", (chat_id,)).fetchone()
-                current = row[0] if row[0] is not None else 0
-                sent = {
-                    r[0]
-                    for r in self._db.execute(
-                        "SELECT passage_id FROM excerpts WHERE chat_id=? AND round=?", (chat_id, current)
-                    )
-                }
-                choice = next((pid for pid in ordered_ids if pid not in sent), None)
-                if choice is None:
-                    current, choice = current + 1, ordered_ids[0]
-                self._db.execute(
-                    "INSERT INTO excerpts (chat_id, round, passage_id, sent_at) VALUES (?, ?, ?, ?)",
-                    (chat_id, current, choice, time.time()),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            return self._next_unsent(chat_id, ordered_ids)[1]
+
+    def _next_unsent(self, chat_id: int, ordered_ids: list[str]) -> tuple[int, str]:
+        row = self._db.execute("SELECT MAX(round) FROM excerpts WHERE chat_id=?", (chat_id,)).fetchone()
+        current = row[0] if row[0] is not None else 0
+        sent = {
+            r[0]
+            for r in self._db.execute("SELECT passage_id FROM excerpts WHERE chat_id=? AND round=?", (chat_id, current))
+        }
+        choice = next((pid for pid in ordered_ids if pid not in sent), None)
+        return (current, choice) if choice is not None else (current + 1, ordered_ids[0])
+
+    def _claim(self, chat_id: int, ordered_ids: list[str]) -> str:
+        """Inside a write transaction."""
+        current, choice = self._next_unsent(chat_id, ordered_ids)
+        self._db.execute(
+            "INSERT INTO excerpts (chat_id, round, passage_id, sent_at) VALUES (?, ?, ?, ?)",
+            (chat_id, current, choice, time.time()),
+        )
         return choice
+
+    # ------------------------------------------------------------------ daily delivery outbox
+    def claim_delivery(self, chat_id: int, ordered_ids: list[str], day: str | None) -> str | None:
+        """The excerpt this chat's delivery is to send, with its `deliveries` row in the same transaction.
+
+        A passage claimed earlier and never handed over is the one (dated `day` now), so a kill -9 between
+        claiming and sending loses nothing; otherwise the next of the rotation is claimed. Settle a row left
+        in `sending` first (`settle_interrupted`): this replaces it.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT passage_id, state FROM deliveries WHERE chat_id=?", (chat_id,)).fetchone()
+            if row is not None and row["state"] == DeliveryState.CLAIMED and row["passage_id"] in ordered_ids:
+                db.execute("UPDATE deliveries SET day=?, updated_at=? WHERE chat_id=?", (day, time.time(), chat_id))
+                return str(row["passage_id"])
+            if not ordered_ids:  # nothing left to excerpt (a claimed passage left the corpus with the rest)
+                db.execute("DELETE FROM deliveries WHERE chat_id=?", (chat_id,))
+                return None
+            choice = self._claim(chat_id, ordered_ids)
+            db.execute(
+                "INSERT OR REPLACE INTO deliveries (chat_id, day, passage_id, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, day, choice, DeliveryState.CLAIMED, time.time()),
+            )
+            return choice
+
+    def delivery(self, chat_id: int) -> Delivery | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM deliveries WHERE chat_id=?", (chat_id,)).fetchone()
+        return _delivery(row) if row else None
+
+    def set_delivery_state(self, chat_id: int, state: DeliveryState) -> None:
+        """Committed before each send (`sending`) and after a failure proven not to have delivered (`claimed`)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET state=?, updated_at=? WHERE chat_id=?", (state, time.time(), chat_id)
+            )
+
+    def finish_delivery(self, chat_id: int, day: str | None) -> None:
+        """Sent: the day is settled and the row goes in one transaction, so a restart never sends it again."""
+        with self._write() as db:
+            if day is not None:
+                db.execute(_SETTLE_DAY, (day, chat_id))
+            db.execute("DELETE FROM deliveries WHERE chat_id=?", (chat_id,))
+
+    def drop_delivery(self, chat_id: int, *, give_back: bool) -> None:
+        """Not delivered. `give_back` returns the passage to the rotation (the chat never saw it); without
+        it the passage stays consumed, for one Telegram refused and would refuse again."""
+        with self._write() as db:
+            row = db.execute("SELECT passage_id FROM deliveries WHERE chat_id=?", (chat_id,)).fetchone()
+            if row is not None and give_back:
+                db.execute(
+                    "DELETE FROM excerpts WHERE chat_id=? AND passage_id=? AND round="
+                    "(SELECT MAX(round) FROM excerpts WHERE chat_id=?)",
+                    (chat_id, row["passage_id"], chat_id),
+                )
+            db.execute("DELETE FROM deliveries WHERE chat_id=?", (chat_id,))
+
+    def settle_interrupted(self, chat_id: int) -> Delivery | None:
+        """A row a killed process left in `sending`: the message may have arrived, so it counts as sent
+        (at most once per day rather than possibly twice). Returns the row it settled."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT * FROM deliveries WHERE chat_id=? AND state=?", (chat_id, DeliveryState.SENDING)
+            ).fetchone()
+            if row is None:
+                return None
+            if row["day"] is not None:
+                db.execute(_SETTLE_DAY, (row["day"], chat_id))
+            db.execute("DELETE FROM deliveries WHERE chat_id=?", (chat_id,))
+        return _delivery(row)
 
     def release_excerpt(self, chat_id: int, passage_id: str) -> None:
         """Undo a claim whose message never reached the chat, so the passage is not skipped."""
@@ -196,3 +325,7 @@ class Store:
 
 def _subscription(row: sqlite3.Row) -> Subscription:
     return Subscription(row["chat_id"], row["time"], row["timezone"], bool(row["enabled"]), row["last_day"])
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(row["chat_id"], row["day"], row["passage_id"], DeliveryState(row["state"]))

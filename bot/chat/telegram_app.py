@@ -46,7 +46,7 @@ from bot.chat import commands, delivery, redaction, replies
 from bot.chat.commands import Access, Channel, Command, Request, Run
 from bot.chat.core import Core, Reply, parse_button
 from bot.chat.daily import missed_today, time_of_day
-from bot.chat.delivery import Outcome, RateLimited, Send, Unreachable
+from bot.chat.delivery import Outcome, RateLimited, Rejected, Send, Transient, Unreachable
 from bot.chat.replies import HTML
 from bot.chat.store import Store, Subscription
 from bot.chat.telegram_admin import on_document, on_reindex
@@ -119,7 +119,7 @@ def add_handlers(app: Application) -> None:
 
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in commands.menu()])
-    restored = restore_daily(app)
+    restored = await restore_daily(app)
     log.info("bot @%s ready; %d daily subscriptions restored", app.bot.username, restored)
 
 
@@ -318,7 +318,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 async def on_daily(turn: Turn, context: Context) -> None:
-    change = core_of(context).daily(turn.chat.id, turn.argument, HTML)
+    change = await asyncio.to_thread(core_of(context).daily, turn.chat.id, turn.argument, HTML)
     if change.changed:
         schedule_daily(context.application, turn.chat.id, change.subscription)
     await send_reply(context, turn.chat.id, Reply([change.text]), turn.reply_to)
@@ -354,8 +354,8 @@ def schedule_daily(app: Application, chat_id: int, sub: Subscription | None, cat
         queue.run_once(daily_job, when=CATCH_UP_DELAY, name=str(chat_id), chat_id=chat_id, data=ExcerptJob(daily=True))
 
 
-def restore_daily(app: Application) -> int:
-    subs = core_of(app).store.subscriptions()
+async def restore_daily(app: Application) -> int:
+    subs = await asyncio.to_thread(core_of(app).store.subscriptions)
     for sub in subs:
         schedule_daily(app, sub.chat_id, sub, catch_up=True)
     return len(subs)
@@ -372,12 +372,17 @@ async def daily_job(context: Context) -> None:
 
 
 async def deliver_daily(bot: Bot, core: Core, chat_id: int, *, daily: bool, now: dt.datetime | None = None) -> Outcome:
-    """The channel-neutral policy of `bot.chat.delivery`, sending through this bot."""
-    return await delivery.deliver_daily(sender(bot), core, chat_id, HTML, daily=daily, now=now)
+    """The channel-neutral policy of `bot.chat.delivery`, sending through this bot; the bot admins hear
+    about excerpts Telegram refused."""
+    return await delivery.deliver_daily(
+        sender(bot), core, chat_id, HTML, daily=daily, now=now, admins=core.settings.admin_ids
+    )
 
 
 def sender(bot: Bot) -> Send:
-    """PTB's errors in the policy's terms: 429 waits as told; blocked, kicked or a vanished chat unsubscribes."""
+    """PTB's errors in the policy's terms: 429 waits as told; blocked, kicked or a vanished chat unsubscribes;
+    any other 400 refuses this message for good; 5xx, timeouts and connection errors are worth a retry.
+    Anything else (a moved group, a revoked token) propagates to the error handler."""
 
     async def send(chat_id: int, text: str) -> None:
         try:
@@ -386,10 +391,12 @@ def sender(bot: Bot) -> Send:
             raise RateLimited(retry_seconds(exc)) from exc
         except Forbidden as exc:
             raise Unreachable(str(exc)) from exc
-        except BadRequest as exc:
+        except BadRequest as exc:  # before NetworkError: PTB derives BadRequest from it
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
-            raise
+            raise Rejected(str(exc)) from exc
+        except NetworkError as exc:  # TimedOut, 5xx (PTB raises NetworkError for them), connection trouble
+            raise Transient(str(exc)) from exc
 
     return send
 

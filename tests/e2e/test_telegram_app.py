@@ -500,7 +500,7 @@ async def test_deliver_daily_waits_out_retry_after(daily_core: Core) -> None:
 
 async def test_deliver_daily_with_nothing_to_send(daily_core: Core, monkeypatch) -> None:
     daily_core.store.subscribe(80, "08:00", "Asia/Shanghai")
-    monkeypatch.setattr(daily_core, "claim_excerpt", lambda chat_id: None)
+    monkeypatch.setattr(daily_core, "claim_delivery", lambda chat_id, day: None)
     assert await deliver_daily(FakeBot(), daily_core, 80, daily=False) == Outcome.EMPTY
 
 

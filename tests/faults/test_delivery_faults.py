@@ -100,6 +100,12 @@ class BotProcess:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+def claimed(db: Path) -> int:
+    """How many passages the chat's rotation has used up."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM excerpts WHERE chat_id=?", (CHAT,)).fetchone()[0]
+
+
 def settled(db: Path, day: str) -> bool:
     """Today's excerpt is settled and no delivery is left half-way (read from a second connection)."""
     with sqlite3.connect(db) as conn:
@@ -156,4 +162,5 @@ async def test_kill_9_during_a_daily_delivery_neither_repeats_nor_loses_it(
             await bot.stop()
     allowed, outcome = POINTS[point]
     assert got in allowed, f"{got} excerpts today after a kill at {point}:\n{bot.output()}"
+    assert claimed(data / "partybot.sqlite3") == 1  # the restart sent the passage claimed before the kill
     record(f"每日摘录发送进行到 `{point}` 时 kill -9", outcome)

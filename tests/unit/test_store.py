@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.chat import store as store_module
-from bot.chat.store import Store
+from bot.chat.store import Delivery, DeliveryState, Store
 
 
 @pytest.fixture
@@ -109,3 +110,92 @@ def test_old_queries_are_pruned(store: Store, monkeypatch) -> None:
     monkeypatch.setattr(store_module.time, "time", lambda: later)
     fresh = store.save_query(1, "新问题", [("p", "a")])
     assert store.query(old) is None and store.query(fresh) is not None
+
+
+# ---------------------------------------------------------------------- a full disk
+
+
+def fill_to_the_brim(store: Store, chat_id: int) -> None:
+    """What a full disk looks like to SQLite: the file may not grow (SQLITE_FULL, "database or disk is full").
+
+    `PRAGMA max_page_count` holds the file at its size; it is per connection, so it is set on the store's
+    own. Rows that fit a page with room left would still be written, so filler rows of shrinking size fill
+    the last pages of `excerpts`. They belong to chat_id - 1 and sort just before a first excerpt of
+    `chat_id`, which therefore has no room either (so `chat_id` must have no excerpts and be the largest id).
+    """
+    db = store._db  # the pragma is per connection
+    with store._lock:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count={pages}")
+        n = 0
+        for size in (500, 100, 20, 5, 1):
+            while True:
+                try:
+                    db.execute(
+                        "INSERT INTO excerpts (chat_id, round, passage_id, sent_at) VALUES (?, 0, ?, 0)",
+                        (chat_id - 1, f"filler{n:06d}" + "x" * size),
+                    )
+                except sqlite3.OperationalError as exc:
+                    assert "full" in str(exc)
+                    break
+                n += 1
+
+
+def test_a_failed_write_reports_its_own_error_and_the_store_lives_on(store: Store) -> None:
+    """SQLite rolls back by itself on SQLITE_FULL; a second ROLLBACK must not hide why the write failed."""
+    fill_to_the_brim(store, 5)
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        store.claim_excerpt(5, ["a", "b"])
+    assert store.peek_excerpt(5, ["a", "b"]) == "a"  # reading still works, and nothing half-written shows
+    store._db.execute("PRAGMA max_page_count=1073741823")  # space again
+    assert store.claim_excerpt(5, ["a", "b"]) == "a"
+
+
+# ---------------------------------------------------------------------- the delivery outbox
+
+
+def test_delivery_outbox_lifecycle(store: Store) -> None:
+    ids = ["a", "b", "c"]
+    store.subscribe(3, "08:00", "Asia/Shanghai")
+    assert store.claim_delivery(3, ids, "2025-03-01") == "a"
+    assert store.delivery(3) == Delivery(3, "2025-03-01", "a", DeliveryState.CLAIMED)
+    assert store.claim_delivery(3, ids, "2025-03-02") == "a"  # claimed, never sent: the same one, re-dated
+    assert store.delivery(3).day == "2025-03-02" and store.excerpt_history(3) == [(0, "a")]
+    assert store.settle_interrupted(3) is None  # only a row left in `sending` is settled
+    store.set_delivery_state(3, DeliveryState.SENDING)
+    settled = store.settle_interrupted(3)
+    assert settled is not None and settled.passage_id == "a"
+    assert store.delivery(3) is None and store.subscription(3).last_day == "2025-03-02"
+
+    assert store.claim_delivery(3, ids, "2025-03-03") == "b"
+    store.finish_delivery(3, "2025-03-01")  # an older day never moves last_day backwards
+    assert store.delivery(3) is None and store.subscription(3).last_day == "2025-03-02"
+
+    assert store.claim_delivery(3, ids, None) == "c"
+    store.drop_delivery(3, give_back=True)  # never seen: back into the rotation
+    assert store.delivery(3) is None and [pid for _, pid in store.excerpt_history(3)] == ["a", "b"]
+    assert store.claim_delivery(3, ids, None) == "c"
+    store.drop_delivery(3, give_back=False)  # refused by Telegram: stays consumed
+    assert [pid for _, pid in store.excerpt_history(3)] == ["a", "b", "c"]
+
+
+def test_a_claimed_passage_that_left_the_corpus_is_replaced(store: Store) -> None:
+    assert store.claim_delivery(4, ["gone", "b"], "2025-03-01") == "gone"
+    assert store.claim_delivery(4, ["b"], "2025-03-01") == "b"
+    assert store.delivery(4).passage_id == "b"
+    assert store.claim_delivery(4, [], "2025-03-01") is None and store.delivery(4) is None
+
+
+def test_outbox_survives_restart_and_a_version_1_file_upgrades(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    old = sqlite3.connect(db)
+    old.executescript(store_module._SCHEMA.split("CREATE TABLE IF NOT EXISTS deliveries")[0])
+    old.execute("PRAGMA user_version=1")
+    old.close()
+    first = Store(db)
+    assert first.claim_delivery(8, ["a", "b"], "2025-03-01") == "a"
+    first.close()
+    second = Store(db)
+    assert second.delivery(8) == Delivery(8, "2025-03-01", "a", DeliveryState.CLAIMED)
+    assert second._db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    second.close()
