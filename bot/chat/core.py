@@ -137,7 +137,7 @@ class CorpusView:
             captions=len(firsts) - len(articles),
             passages=len(index.passages),
             files=len(manifest.get("corpus") or {p.source for p in firsts}),
-            places=Counter(p.place for p in articles if p.place).most_common(),
+            places=Counter(p.county or p.place for p in articles if p.county or p.place).most_common(),
             newest_date=max((p.date for p in firsts if p.date), default=""),
             built_at=str(manifest.get("built_at", "")),
         )
@@ -210,8 +210,18 @@ class Core:
     def claim_excerpt(self, chat_id: int) -> Passage | None:
         return daily.next_excerpt(self.store, chat_id, self.view().rotation)
 
+    def claim_delivery(self, chat_id: int, day: str | None) -> Passage | None:
+        """The daily delivery's excerpt, claimed together with its outbox row (see bot.chat.delivery)."""
+        return daily.next_delivery(self.store, chat_id, self.view().rotation, day)
+
     def today(self, chat_id: int, style: Style) -> Reply:
-        passage = self.claim_excerpt(chat_id)
+        """Reading never depends on a write: when the excerpt cannot be recorded (a full disk) it is still
+        shown, and the real error goes to the log."""
+        try:
+            passage = self.claim_excerpt(chat_id)
+        except sqlite3.Error:
+            log.exception("/today in chat %s: the excerpt could not be recorded; shown anyway", chat_id)
+            passage = daily.unrecorded_excerpt(self.store, chat_id, self.view().rotation)
         if passage is None:
             return Reply([replies.no_excerpt()], ok=False)
         return Reply([replies.excerpt(passage, style)])
