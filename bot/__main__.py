@@ -92,7 +92,9 @@ def _eval(settings, args) -> int:
 
     searcher = open_searcher(settings, args.index)
     metrics = evaluate(
-        [q for path in args.file for q in load_questions(path)], lambda q: answer(q, searcher, k=10, mode=args.mode), by_kind=args.by_kind
+        [q for path in args.file for q in load_questions(path)],
+        lambda q: answer(q, searcher, k=10, mode=args.mode),
+        by_kind=args.by_kind,
     )
     print(json.dumps(metrics, ensure_ascii=False) if args.json else format_report(metrics))
     return 0
