@@ -25,7 +25,7 @@ from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
 from bot.ingest.sandbox import Limits, load_file_limited
 from bot.retrieval.answer import answer
-from bot.retrieval.indexer import BuildCancelled, BuildReport
+from bot.retrieval.indexer import BuildCancelled, BuildReport, is_stale
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
@@ -284,6 +284,13 @@ class Core:
                 on_progress(done, total)
 
         return rebuild(self.settings, self.searcher, progress=False, on_progress=progress)
+
+    def index_is_stale(self) -> bool:
+        """Whether the corpus changed since the served build; a bot without its model compares against the
+        model the build used, so it never rebuilds an index keyword-only just because the model is missing."""
+        encoder = self.searcher.encoder
+        model = encoder.fingerprint if encoder else (self.searcher.index.manifest.get("model") or {}).get("fingerprint")
+        return is_stale(self.settings.corpus_dir, self.settings.index_dir, model)
 
     def cancel_reindex(self) -> bool:
         """True when a build is running and will stop; vectors encoded so far stay cached for the next one."""

@@ -417,6 +417,14 @@ def api_unreachable(detail: str, api_base: str) -> str:
     )
 
 
+def reindex_resumed() -> str:
+    return "上次更新索引时程序意外退出，现已重新开始（已编码的部分直接复用）…"
+
+
+def reindex_pending() -> str:
+    return "资料库里有尚未编入索引的改动（例如上传后程序重启），已开始更新索引…"
+
+
 def reindex_cancelled() -> str:
     return "索引更新已取消，仍在使用原来的索引。已编码的部分会保留，下次更新不必重算。"
 

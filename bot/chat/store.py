@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     state      TEXT    NOT NULL,
     updated_at REAL    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reindex (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    chat_id    INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    started_at REAL    NOT NULL
+);
 """
 
 _SETTLE_DAY = "UPDATE subscriptions SET last_day=MAX(COALESCE(last_day, ''), ?) WHERE chat_id=?"  # never backwards
@@ -296,6 +302,25 @@ class Store:
                 "SELECT round, passage_id FROM excerpts WHERE chat_id=? ORDER BY sent_at, rowid", (chat_id,)
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    # ------------------------------------------------------------------ reindex in progress
+    def begin_reindex(self, chat_id: int, message_id: int) -> None:
+        """Where a running rebuild shows its progress, so a restart after kill -9 can pick it up there."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO reindex (id, chat_id, message_id, started_at) VALUES (1, ?, ?, ?)",
+                (chat_id, message_id, time.time()),
+            )
+
+    def end_reindex(self) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM reindex")
+
+    def unfinished_reindex(self) -> tuple[int, int] | None:
+        """(chat_id, message_id) of a rebuild that never finished: its process died."""
+        with self._lock:
+            row = self._db.execute("SELECT chat_id, message_id FROM reindex").fetchone()
+        return (int(row[0]), int(row[1])) if row else None
 
     # ------------------------------------------------------------------ answered questions
     def save_query(self, chat_id: int | None, question: str, hits: list[tuple[str, str]]) -> str:

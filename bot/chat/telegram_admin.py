@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import tempfile
 from pathlib import Path
 
 from telegram import Message
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application
 
 from bot.chat import replies
 from bot.chat.core import Core
@@ -54,14 +56,54 @@ async def launch_reindex(context: Context, chat_id: int, busy_text: str | None =
     return True
 
 
-async def reindex_with_progress(core: Core, status: Message) -> None:
-    """The progress message becomes the result, so the chat is left with one message per build."""
+async def resume_reindex(app: Application) -> bool:
+    """At start-up: a rebuild whose process died (kill -9 mid-encode) starts again in the message that showed
+    its progress; corpus changes that were never indexed (a saved upload whose rebuild never ran) are
+    indexed too, and the admins are told. Vectors encoded before the crash come from the cache."""
+    core = core_of(app)
+    unfinished = await asyncio.to_thread(core.store.unfinished_reindex)
+    if unfinished is None and not await asyncio.to_thread(core.index_is_stale):
+        return False
+    if not core.try_begin_reindex():
+        return False
+    status: Message | None = None
+    try:
+        if unfinished is not None:
+            status = await _resume_message(app, *unfinished)
+        for admin in core.settings.admin_ids if status is None else ():
+            with contextlib.suppress(TelegramError):
+                status = status or await app.bot.send_message(admin, replies.reindex_pending())
+    except BaseException:
+        core.end_reindex()
+        raise
+    log.warning("resuming an unfinished reindex" if unfinished else "the corpus has unindexed changes; reindexing")
+    app.create_task(reindex_with_progress(core, status), name="reindex-resumed")
+    return True
+
+
+async def _resume_message(app: Application, chat_id: int, message_id: int) -> Message | None:
+    text = replies.reindex_resumed()
+    try:
+        edited = await app.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+        return edited if isinstance(edited, Message) else None
+    except TelegramError:
+        with contextlib.suppress(TelegramError):
+            return await app.bot.send_message(chat_id, text)
+    return None
+
+
+async def reindex_with_progress(core: Core, status: Message | None) -> None:
+    """The progress message becomes the result, so the chat is left with one message per build; its id is
+    kept in the store while the build runs, so a restart can find it."""
     progress = {"done": 0, "total": 0}
 
     def on_progress(done: int, total: int) -> None:  # called from the build thread
         progress.update(done=done, total=total)
 
-    watcher = asyncio.create_task(_show_progress(status, progress))
+    if status is not None:
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.to_thread(core.store.begin_reindex, status.chat.id, status.message_id)
+    watcher = asyncio.create_task(_show_progress(status, progress)) if status is not None else None
     try:
         report = await asyncio.to_thread(core.rebuild, on_progress)
         text = core.reindex_text(report, HTML)
@@ -73,11 +115,15 @@ async def reindex_with_progress(core: Core, status: Message) -> None:
         log.exception("reindex failed")
         text = replies.reindex_failed(exc, HTML)
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.to_thread(core.store.end_reindex)
         core.end_reindex()
-    await _edit(status, text)
+    if status is not None:
+        await _edit(status, text)
 
 
 async def _show_progress(status: Message, progress: dict[str, int]) -> None:

@@ -49,7 +49,7 @@ from bot.chat.daily import missed_today, time_of_day
 from bot.chat.delivery import Outcome, RateLimited, Rejected, Send, Transient, Unreachable
 from bot.chat.replies import HTML
 from bot.chat.store import Store, Subscription
-from bot.chat.telegram_admin import on_document, on_reindex
+from bot.chat.telegram_admin import on_document, on_reindex, resume_reindex
 from bot.chat.telegram_io import (
     CORE,
     Context,
@@ -120,6 +120,7 @@ def add_handlers(app: Application) -> None:
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in commands.menu()])
     restored = await restore_daily(app)
+    await resume_reindex(app)
     log.info("bot @%s ready; %d daily subscriptions restored", app.bot.username, restored)
 
 
