@@ -155,6 +155,8 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
         return f"问题太长了（{len(answer.question.strip())} 字）。请精简到 {max_chars} 字以内再问。"
     if answer.reason == "no_text":
         return "没有看懂这个问题，请用文字提问。"
+    if answer.reason == "absent_place":
+        return absent_place(answer, style)
     echo = " ".join(answer.question.split())
     if len(echo) > QUESTION_ECHO_CHARS:
         echo = echo[:QUESTION_ECHO_CHARS] + "…"
@@ -162,6 +164,21 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
         f"抱歉，现有文章中没有找到与“{style.esc(echo)}”相关的内容，无法回答。\n"
         f"发送 /sources 可以查看资料库收录了哪些文章。"
     )
+
+
+def absent_place(answer: Answer, style: Style) -> str:
+    """Say first that the named place is not covered; another place's practice comes only as that."""
+    named = "、".join(style.esc(clip(name, 30)) for name in answer.absent)
+    text = f"资料库里没有关于{named}的报道，无法回答这个问题。"
+    if answer.hits and answer.sentences:
+        other = answer.hits[0].passage
+        where = style.esc(clip(" · ".join(p for p in (other.place, other.date) if p), TITLE_CHARS))
+        quote = style.esc(clip("".join(answer.sentences), 300))
+        text += (
+            f"\n\n{style.strong('其他地方的类似做法')}（{where}，不是{named}的情况）：\n{quote}\n"
+            f"{source_line(other, style)}"
+        )
+    return text + "\n发送 /sources 可以查看资料库收录了哪些地方。"
 
 
 def more_results(hits: Sequence[tuple[int, Passage]], style: Style) -> list[str]:

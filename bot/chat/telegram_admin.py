@@ -72,7 +72,8 @@ async def resume_reindex(app: Application) -> bool:
             status = await _resume_message(app, *unfinished)
         for admin in core.settings.admin_ids if status is None else ():
             with contextlib.suppress(TelegramError):
-                status = status or await app.bot.send_message(admin, replies.reindex_pending())
+                told = await app.bot.send_message(admin, replies.reindex_pending())
+                status = status or told  # every admin is told; the first message shows the progress
     except BaseException:
         core.end_reindex()
         raise

@@ -148,7 +148,7 @@ def run_bot(settings: Settings) -> int:
     from bot.engine import open_searcher
     from bot.retrieval.search import IndexMissing
 
-    redactor = redaction.install(settings.telegram_bot_token, settings.webhook_secret)
+    redactor = redaction.install(settings.telegram_bot_token, webhook_options(settings)["secret_token"])
     logging.getLogger("bot").setLevel(logging.INFO)
     try:
         searcher = open_searcher(settings)

@@ -96,8 +96,8 @@ def save_new(corpus_dir: Path, name: str, data: bytes) -> Path:
     corpus_dir.mkdir(parents=True, exist_ok=True)
     stem, suffix = os.path.splitext(name)
     temp = corpus_dir / f".upload-{os.getpid()}-{threading.get_ident()}.tmp"
-    temp.write_bytes(data)
     try:
+        temp.write_bytes(data)
         os.chmod(temp, 0o644)
         for attempt in range(1, 1000):
             target = corpus_dir / (name if attempt == 1 else f"{stem}-{attempt}{suffix}")

@@ -42,7 +42,7 @@ def _front_matter(text: str, source: str) -> tuple[dict, str]:
     if not match:
         return {}, text
     if len(match["yaml"]) > MAX_FRONT_MATTER:
-        raise IngestError(source, f"文章信息（YAML 头）太长，上限 {MAX_FRONT_MATTER} 字节")
+        raise IngestError(source, f"文章信息（YAML 头）太长，上限 {MAX_FRONT_MATTER} 字")
     try:
         data = yaml.load(match["yaml"], Loader=_NoAliasLoader) or {}
     except yaml.YAMLError as exc:

@@ -35,6 +35,7 @@ _COMMON = frozenset(
     "城中 江南 普通 东方 白云 青山 清河 合作 共和 正义 平安 富民 文明 大学 和谐 长寿 协和 大同 仁和 美丽 中心 城关 新区 "
     "开发 高新 经济 社区 东城 西城 南城 北城 市中 城区 郊区 矿区 中山 解放 建设 胜利 红旗 新村 工农 人民 幸福 光荣".split()
 )
+_INFORMAL_SUFFIX = frozenset("县市区旗")
 _COMMON_FREQUENCY = 2000  # jieba's corpus count above which a non-place word is too common to be a short form
 _T2S = opencc.OpenCC("t2s")
 
@@ -120,11 +121,15 @@ class Gazetteer:
             for length in range(min(self.longest, len(simple) - i), 1, -1):
                 places = self.surfaces.get(simple[i : i + length])
                 if places and not any(p.name == simple[i : i + length] for p in places):
-                    if i not in words or i + length not in words:
+                    informal = simple[i + length : i + length + 1] in _INFORMAL_SUFFIX  # 连南县 for 连南瑶族自治县
+                    if i not in words or (i + length not in words and not informal):
                         places = None
+                    elif informal and i + length not in words:
+                        length += 1
                 if places and (towns or any(p.level < 4 for p in places)):
                     kept = tuple(p for p in places if towns or p.level < 4)
-                    found.append(Mention(i, i + length, simple[i : i + length], kept))
+                    surface = simple[i : i + length]
+                    found.append(Mention(i, i + length, surface, kept))
                     i += length
                     break
             else:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.ingest.places import short_form, to_simplified
 from bot.retrieval.passages import Passage
 from bot.retrieval.question_types import answer_pattern
 from bot.retrieval.search import Hit, Searcher
@@ -23,9 +24,10 @@ _VISIBLE = re.compile(r"[\w\u4e00-\u9fff]", re.U)
 class Answer:
     question: str
     abstained: bool
-    reason: str = ""  # "", "empty", "too_long", "no_text", "no_match"
+    reason: str = ""  # "", "empty", "too_long", "no_text", "no_match", "absent_place"
     sentences: list[str] = field(default_factory=list)
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # for "absent_place": the same practice elsewhere, if any
+    absent: list[str] = field(default_factory=list)
 
     @property
     def passage(self) -> Passage | None:
@@ -70,6 +72,8 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     if reason:
         return Answer(question, True, reason)
     result = searcher.search(question.strip(), k=k, mode=mode)
+    if result.absent:
+        return _elsewhere(question, result.absent, searcher, k, mode)
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
     index = searcher.index
@@ -78,6 +82,22 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
         question, top.passage.text, index.segmenter.tokens, index.idf, top.sentences, searcher.tuning.sentence_dense
     )
     return Answer(question, False, "", sentences, result.hits)
+
+
+def _elsewhere(question: str, absent: list[str], searcher: Searcher, k: int, mode: str) -> Answer:
+    """The named place is not in the corpus; the same question without it may still find the practice in
+    another place, which a reply offers as exactly that, never as the named place's answer."""
+    rest = to_simplified(question)
+    for name in absent:
+        for form in {name, short_form(name) or name}:
+            rest = rest.replace(form, "")
+    other = searcher.search(rest.strip(), k=k, mode=mode) if rest.strip() else None
+    if other is None or other.abstained or other.absent or not other.hits:
+        return Answer(question, True, "absent_place", absent=absent)
+    top = other.hits[0]
+    index = searcher.index
+    sentences = pick_sentences(rest, top.passage.text, index.segmenter.tokens, index.idf, top.sentences)
+    return Answer(question, True, "absent_place", sentences, other.hits, absent)
 
 
 def pick_sentences(

@@ -15,8 +15,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bot.model.encoder import Encoder
+from bot.retrieval.coverage import Coverage
 from bot.retrieval.index_files import (
     BM25,
+    CURRENT,
     MANIFEST,
     PASSAGES,
     SENTENCE_OFFSETS,
@@ -92,6 +94,7 @@ class SearchResult:
     abstained: bool
     hits: list[Hit] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
+    absent: list[str] = field(default_factory=list)  # places the question names that no article is about
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "results": [h.to_dict() for h in self.hits]}
@@ -111,6 +114,7 @@ class SearchIndex:
     sentences: np.ndarray | None = None
     sentence_offsets: np.ndarray | None = None
     fallback: str = ""  # why an older build is served instead of index/current, or ""
+    coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), frozenset()))
 
     @classmethod
     def load(cls, index_dir: Path) -> SearchIndex:
@@ -129,7 +133,8 @@ class SearchIndex:
                 log.warning("索引 %s 无法加载：%s", path, exc)
                 continue
             if path != current:
-                index.fallback = f"当前索引无法加载（{problems[0]}），改用较早的索引 {path.name}"
+                why = problems[0] if problems else f"{index_dir / CURRENT} 不存在"
+                index.fallback = f"当前索引无法加载（{why}），改用较早的索引 {path.name}"
                 log.warning(index.fallback)
             return index
         raise IndexMissing("索引无法加载，请重新运行 python build_index.py：\n" + "\n".join(problems))
@@ -149,6 +154,7 @@ class SearchIndex:
             index.sentences = np.load(path / SENTENCES, mmap_mode="r")
             index.sentence_offsets = np.load(path / SENTENCE_OFFSETS)
         index._check()
+        index.coverage = Coverage.of(passages)
         return index
 
     def _check(self) -> None:
@@ -215,6 +221,9 @@ class Searcher:
         tokens = index.segmenter.tokens(question)
         if not index.passages or not question.strip():
             return SearchResult(question, True)
+        absent = index.coverage.absent(question)
+        if absent:
+            return SearchResult(question, True, absent=absent)
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)

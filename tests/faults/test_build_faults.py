@@ -109,3 +109,12 @@ def test_leftovers_of_killed_builds_and_uploads_are_swept_at_start(library, reco
     record(
         "kill -9 留下的 `.current.<pid>` 链接、`.tmp-` 构建目录和 `.upload-*.tmp`", "启动时清理（仍在进行的上传保留）"
     )
+
+
+def test_a_missing_current_link_serves_the_newest_build(library, record):
+    _, index, _ = library
+    newest = builds_newest_first(index)[0]
+    (index / CURRENT).unlink()
+    loaded = SearchIndex.load(index)
+    assert loaded.path == newest and "不存在" in loaded.fallback
+    record("`index/current` 链接丢失（首次构建在改名后、切换前被 kill -9）", "改用最新的完整构建，并说明原因")

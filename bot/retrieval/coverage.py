@@ -1,0 +1,105 @@
+"""Which places the corpus is about, and which places a question names that it is not.
+
+"金寨县的积分超市每月兑换几次？" over a corpus that reports 金乡县's would otherwise be answered from 金乡县
+with a confident citation: the words match, only the place does not. The gazetteer tells the two apart and
+knows 南京的鼓楼区 is not 开封的鼓楼区; names it does not list (a former county such as 邹县) count when jieba
+reads them as one word ending in 县.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jieba
+
+from bot.ingest.places import Mention, Place, gazetteer, to_simplified
+from bot.retrieval.passages import Passage
+
+_SETTLEMENT = frozenset("村社坝镇乡街组屯寨湾沟庄岭峪店铺营堡")
+_NOT_A_COUNTY = frozenset(
+    "全县 本县 该县 各县 我县 每县 外县 邻县 郡县 州县 一县 两县 县县 乡县 市县 区县 省县".split()
+)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    names: frozenset[str]  # every province, city, county and town an article is about, and its place field
+    regions: frozenset[tuple[str, ...]]  # the same with their parents: 开封's 鼓楼区 is not 南京's
+
+    @classmethod
+    def of(cls, passages: Iterable[Passage]) -> Coverage:
+        names: set[str] = set()
+        regions: set[tuple[str, ...]] = set()
+        for p in passages:
+            names.update(n for n in (p.province, p.city, p.county, p.town, p.place) if n)
+            chain = tuple(n for n in (p.province, p.city, p.county, p.town) if n)
+            regions.update(chain[:i] for i in range(1, len(chain) + 1))
+        return cls(frozenset(names), frozenset(regions))
+
+    def absent(self, question: str) -> list[str]:
+        """The places the question names that no article is about, as a reply should name them.
+
+        Once the question names a covered place, other names in it are read as places inside or around it
+        (红安长丰村, 新县在苏州的驿站) unless written in full as a county; a short form right before 村/社区
+        names a village, whatever county shares the name.
+        """
+        simple = to_simplified(question)
+        mentions = [
+            m for m in gazetteer().find(simple) if not (not m.full and simple[m.end : m.end + 1] in _SETTLEMENT)
+        ]
+        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        judged = [(m, self._missing(m, context)) for m in mentions]
+        scoped = any(place is None for _, place in judged)
+        kept = [(m, p) for m, p in judged if p is not None and (not scoped or (m.full and _county_level(m)))]
+        cities = {p.name: m.surface for m, p in kept if isinstance(p, Place) and p.level == 2}
+        missing = []
+        for _, place in kept:
+            if isinstance(place, Place) and place.level == 3 and place.city in cities:
+                missing.append(cities[place.city] + place.name)  # 南京鼓楼区, one place, not two
+            elif not (isinstance(place, Place) and place.level == 2 and place.name in _named_cities(kept)):
+                missing.append(place.name if isinstance(place, Place) else place)
+        spans = [(m.start, m.end) for m in mentions]
+        at = 0
+        for word in jieba.cut(simple, HMM=False):
+            start, at = at, at + len(word)
+            if not (2 <= len(word) <= 4 and word.endswith("县")) or word in _NOT_A_COUNTY or word in self.names:
+                continue
+            if not scoped and not any(a < at and start < b for a, b in spans):
+                missing.append(word)
+        return list(dict.fromkeys(missing))
+
+    def _missing(self, mention: Mention, context: set[str]) -> Place | str | None:
+        """None when the corpus covers the place; else the place (or, when still ambiguous, the name)."""
+        candidates = _closest(mention, context)
+        if any(self._covers(p) for p in candidates):
+            return None
+        if mention.surface in self.names and len(candidates) == len(mention.places):
+            return None  # a place field written the way the question writes it (嘉祥)
+        return candidates[0] if len(candidates) == 1 else mention.surface
+
+    def _covers(self, place: Place) -> bool:
+        chain = tuple(n for n in (place.province, place.city, place.county) if n)
+        if place.level == 4:  # a town the articles do not name, inside a county they cover, is not absent
+            return chain in self.regions or (*chain, place.name) in self.regions
+        return chain in self.regions
+
+
+def _closest(mention: Mention, context: set[str]) -> list[Place]:
+    """The candidates that share the most of their parents with the other places named: 南京 + 鼓楼区."""
+    shared = {p: len((_lineage(p) - {p.name}) & context) for p in mention.places}
+    best = max(shared.values(), default=0)
+    return [p for p, n in shared.items() if n == best] if best else list(mention.places)
+
+
+def _named_cities(kept: list[tuple[Mention, Place | str]]) -> set[str]:
+    """Cities only named as the parent of a missing county: the county's label carries them."""
+    return {p.city for _, p in kept if isinstance(p, Place) and p.level == 3}
+
+
+def _county_level(mention: Mention) -> bool:
+    return any(p.level == 3 for p in mention.places)
+
+
+def _lineage(place: Place) -> set[str]:
+    return {n for n in (place.province, place.city, place.county, place.name) if n}

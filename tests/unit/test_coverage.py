@@ -1,0 +1,74 @@
+"""A question naming a place no article is about is refused with that place named; a close practice elsewhere
+is offered only as another place's. Keyword-only indexes built from small real corpora (no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chat.replies import PLAIN, refusal
+from bot.retrieval.answer import answer
+from bot.retrieval.indexer import build_index
+from bot.retrieval.search import Searcher, SearchIndex
+
+ARTICLES = {
+    "jinxiang.md": "---\ntitle: 金乡积分超市兑出文明新风\nplace: 金乡县\n---\n\n"
+    "今年以来，金乡县推行党员积分超市，党员参加志愿服务可以积分。\n\n积分超市每月10日集中兑换一次，可换洗衣粉、食用油等生活用品。\n",
+    "yishui.md": "---\ntitle: 沂水推行设岗定责\n---\n\n"
+    "今年以来，沂水县院东头镇推行党员设岗定责，设立政策宣传岗、环境监督岗。\n\n镇上的党员认岗履职，每季度评议一次。\n",
+    "gulou.md": "---\ntitle: 鼓楼区红色物业\n---\n\n"
+    "开封市鼓楼区推行红色物业，社区党组织领导物业服务。\n\n全区选出党员楼栋长86名，每月开一次三方联席会。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory) -> Searcher:
+    root = tmp_path_factory.mktemp("coverage")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in ARTICLES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    build_index(corpus, root / "index", None, progress=False)
+    return Searcher(SearchIndex.load(root / "index"), None)
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("金寨县的积分超市每月兑换几次？", ["金寨县"]),
+        ("金寨的积分超市每月兑换几次？", ["金寨县"]),
+        ("南京鼓楼区的红色物业有多少个党员楼栋长？", ["南京鼓楼区"]),
+        ("邹县老小区搞红色物业了吗？", ["邹县"]),
+    ],
+)
+def test_an_absent_place_is_named_in_the_refusal(searcher: Searcher, question: str, named: list[str]) -> None:
+    result = answer(question, searcher)
+    assert result.abstained and result.reason == "absent_place" and result.absent == named
+    text = refusal(result, PLAIN)
+    assert text.startswith(f"资料库里没有关于{named[0]}的报道")
+
+
+def test_a_close_practice_elsewhere_is_offered_as_another_places(searcher: Searcher) -> None:
+    result = answer("金寨县的积分超市每月兑换几次？", searcher)
+    text = refusal(result, PLAIN)
+    assert "其他地方的类似做法" in text and "金乡县" in text and "不是金寨县的情况" in text
+    assert "每月10日集中兑换一次" in text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "金鄉縣積分超市每月幾號兌換？",
+        "金乡的积分超市每月几号兑换？",
+        "开封鼓楼区选了多少党员楼栋长？",
+        "院东头镇党员多久评议一次？",
+    ],
+)
+def test_covered_places_are_answered(searcher: Searcher, question: str) -> None:
+    result = answer(question, searcher)
+    assert result.reason != "absent_place", result.absent
+
+
+def test_articles_without_a_place_field_get_one_from_the_gazetteer(searcher: Searcher) -> None:
+    places = {p.title: (p.place, p.province, p.city, p.county, p.town) for p in searcher.index.passages}
+    assert places["沂水推行设岗定责"] == ("沂水县", "山东省", "临沂市", "沂水县", "院东头镇")
+    assert places["鼓楼区红色物业"][1:4] == ("河南省", "开封市", "鼓楼区")
