@@ -103,7 +103,7 @@ async def reindex_with_progress(core: Core, status: Message | None) -> None:
 
     if status is not None:
         with contextlib.suppress(sqlite3.Error):
-            await asyncio.to_thread(core.store.begin_reindex, status.chat.id, status.message_id)
+            await asyncio.to_thread(core.store.begin_reindex, status.chat_id, status.message_id)
     watcher = asyncio.create_task(_show_progress(status, progress)) if status is not None else None
     try:
         report = await asyncio.to_thread(core.rebuild, on_progress)

@@ -527,6 +527,7 @@ class FakeStatus:
     def __init__(self) -> None:
         self.text = "正在更新索引…"
         self.edits: list[str] = []
+        self.chat_id, self.message_id = ADMIN, 1  # where a restart would look for it
 
     async def edit_text(self, text: str) -> None:
         self.edits.append(text)
