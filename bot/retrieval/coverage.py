@@ -69,6 +69,19 @@ class Coverage:
                 missing.append(word)
         return list(dict.fromkeys(missing))
 
+    def named(self, question: str) -> set[str]:
+        """The covered places the question names, as the full names passages carry (county, town, place)."""
+        simple = to_simplified(question)
+        mentions = gazetteer().find(simple)
+        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        found: set[str] = set()
+        for mention in mentions:
+            covered = [p for p in _closest(mention, context) if self._covers(p)]
+            found.update(p.name for p in covered)
+            if not covered and mention.surface in self.names:
+                found.add(mention.surface)
+        return found
+
     def _missing(self, mention: Mention, context: set[str]) -> Place | str | None:
         """None when the corpus covers the place; else the place (or, when still ambiguous, the name)."""
         candidates = _closest(mention, context)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import jieba
 
+from bot.ingest.places import to_simplified
+
 jieba.setLogLevel(logging.WARNING)
 
 STOPWORDS = frozenset(
@@ -32,8 +34,9 @@ _QUOTES = str.maketrans("", "", "“”‘’「」『』\"'")
 
 
 def normalize(text: str) -> str:
-    """NFKC folds full-width digits and letters, so “３＋１” and “3+1” meet; quotes go so “3+1”帮带制 is one word."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    """NFKC folds full-width digits and letters, so “３＋１” and “3+1” meet; quotes go so “3+1”帮带制 is one word;
+    traditional characters fold to simplified, so 金鄉縣第一書記 meets 金乡县第一书记."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).translate(_QUOTES).lower()
 
 
 _A_NOT_A = re.compile(r"(\w)[不没]\1")

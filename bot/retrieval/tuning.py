@@ -17,6 +17,7 @@ class Tuning:
     dense: float
     sentence: float
     chars: float  # share of the question's content characters in the passage, for the head of the ranking
+    place: float  # for the head of the ranking: the passage's article is about a place the question names
     # answer only when Σ weight·evidence feature + bias ≥ 0
     refusal_features: tuple[str, ...]
     refusal_weights: tuple[float, ...]
@@ -33,6 +34,7 @@ FITTED = Tuning(
     dense=0.4,
     sentence=0.4,
     chars=1.5,
+    place=1.0,
     refusal_features=("char_coverage", "sentence_cos"),
     refusal_weights=(8.349, 9.259),
     bias=-13.384,
