@@ -33,6 +33,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 TOP_K = 5
+MORE_BUTTONS = 5  # buttons for other places' articles under one answer
 OFF_WORDS = {"off", "stop", "no", "关闭", "取消", "退订", "停止"}
 
 
@@ -175,8 +176,11 @@ class Core:
         except sqlite3.Error:  # a full disk costs the buttons, never the answer
             log.exception("could not store the hits behind an answer; replying without buttons")
             return Reply([text])
-        buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 else []
+        buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 and not result.listing else []
         buttons.append(Button(replies.BUTTON_FULL, "full", query_id, 1))
+        buttons += [
+            Button(replies.place_label(s.passage), "full", query_id, s.rank) for s in result.also[:MORE_BUTTONS]
+        ]
         return Reply([text], buttons)
 
     def more(self, query_id: str, style: Style) -> Reply:
@@ -185,7 +189,7 @@ class Core:
             return Reply([replies.expired()], ok=False)
         view = self.view()
         ranked = [
-            (rank, view.by_id[pid]) for rank, (pid, _) in enumerate(stored.hits[1:], start=2) if pid in view.by_id
+            (rank, view.by_id[pid]) for rank, (pid, _) in enumerate(stored.hits[1:TOP_K], start=2) if pid in view.by_id
         ]
         if not ranked:
             return Reply([replies.expired()], ok=False)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.retrieval.answer import Answer, citation
+from bot.retrieval.answer import Answer, Source, citation
 from bot.retrieval.passages import Passage
 from bot.retrieval.sentences import split_sentences
 
@@ -23,6 +23,8 @@ QUESTION_ECHO_CHARS = 60
 SNIPPET_CHARS = 220
 ERROR = "出错了，请稍后再试。"
 TITLE_CHARS = 120
+ALSO_CHARS = 80
+LIST_CHARS = 120
 REASON_CHARS = 400
 _TAG = re.compile(r"<[^>]+>")
 
@@ -141,10 +143,35 @@ def answer_text(answer: Answer, style: Style) -> str:
     body = "".join(
         style.answer(style.esc(text)) if is_answer else style.esc(text) for text, is_answer in answer.segments()
     )
-    if units(body) > PART_LIMIT - 400:  # an oversized passage: the answering sentences alone still fit
-        body = split_escaped("".join(answer.sentences), style, PART_LIMIT - 400)[0]
+    if answer.listing:
+        return place_list(answer, style)
+    if units(body) > PART_LIMIT - 1200:  # an oversized passage: the answering sentences alone still fit
+        body = split_escaped("".join(answer.sentences), style, PART_LIMIT - 1200)[0]
         body = style.answer(body)
-    return f"{body}\n\n{source_line(answer.passage, style)}"
+    text = f"{body}\n\n{source_line(answer.passage, style)}"
+    if answer.also:
+        lines = [f"· {_where(s.passage, style)}：{style.esc(clip(s.sentence, ALSO_CHARS))}" for s in answer.also]
+        text += "\n\n" + style.strong("另见（其他地方的同类做法）") + "\n" + "\n".join(lines)
+    return text
+
+
+def place_list(answer: Answer, style: Style) -> str:
+    """哪些地方在搞…: one line per place with its answering sentence and where it was reported."""
+    assert answer.passage is not None
+    first = Source(1, answer.hits[0], "".join(answer.sentences[:1]) or answer.passage.text)
+    rows = [first, *answer.also]
+    lines = [style.strong(f"资料库里有 {len(rows)} 个地方的相关报道：")]
+    for i, row in enumerate(rows, start=1):
+        lines.append(
+            f"{i}. {style.strong(_where(row.passage, style))}：{style.esc(clip(row.sentence, LIST_CHARS))}\n"
+            f"   {style.quiet(style.esc('出处：' + clip(row.passage.title, 60)))}"
+        )
+    return "\n".join(lines)
+
+
+def _where(passage: Passage, style: Style) -> str:
+    place = passage.county or passage.place or "地点未注明"
+    return style.esc(clip(" · ".join(p for p in (place, passage.date) if p), 40))
 
 
 def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
@@ -195,6 +222,11 @@ def more_results(hits: Sequence[tuple[int, Passage]], style: Style) -> list[str]
 
 def full_label(rank: int) -> str:
     return BUTTON_FULL if rank == 1 else f"全文 {rank}"
+
+
+def place_label(passage: Passage) -> str:
+    """A button that opens another place's article says whose it is."""
+    return f"全文·{clip(passage.county or passage.place or str(passage.position), 8)}"
 
 
 def article_parts(passages: Sequence[Passage], style: Style) -> list[str]:

@@ -24,6 +24,7 @@ from bot.chat.core import Core, Reply
 log = logging.getLogger(__name__)
 
 CORE = "core"
+BUTTONS_PER_ROW = 3
 TYPING_EVERY = 4.5  # Telegram shows "typing" for about 5 s
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -83,7 +84,8 @@ def on_turn(handler: TurnHandler) -> UpdateHandler:
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]])
+    buttons = [InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]
+    return InlineKeyboardMarkup([buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)])
 
 
 async def send_reply(context: Context, chat_id: int, reply: Reply, reply_to: int | None = None) -> list[Message]:

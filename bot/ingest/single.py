@@ -10,7 +10,6 @@ from bot.ingest.text import (
     check_chinese,
     clean_paragraph,
     clean_title,
-    derive_place,
     first_clause,
     normalize_date,
     split_byline,
@@ -49,9 +48,6 @@ def build_article(fields: Mapping[str, object], paragraphs: list[str], source: s
     meta: dict[str, object] = {}
     if not title:
         title, meta["title_inferred"] = first_clause(paragraphs[0]), True
-    county, town = derive_place([title])
-    if town:
-        meta["town"] = town
     if _text(fields.get("source")):
         meta["publication"] = _text(fields.get("source"))
     date = normalize_date(fields.get("date"))
@@ -63,7 +59,7 @@ def build_article(fields: Mapping[str, object], paragraphs: list[str], source: s
         paragraphs=paragraphs,
         source=source,
         kicker=_text(fields.get("kicker")),
-        place=_text(fields.get("place")) or byline_place or county,
+        place=_text(fields.get("place")) or byline_place,  # else the gazetteer's county (places.locate)
         date=date,
         byline=byline,
         author=_text(fields.get("author")) or byline_author(byline),

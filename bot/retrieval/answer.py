@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.ingest.places import short_form, to_simplified
 from bot.retrieval.passages import Passage
@@ -14,10 +14,31 @@ from bot.retrieval.sentences import opening_heading, sentence_units
 from bot.retrieval.tuning import FITTED
 
 MAX_SENTENCES = 3
+PLACES_DEPTH = 20  # hits searched when a question names no place, to find the other places reporting it
+ALSO_PLACES = 3
+LIST_PLACES = 10
+# the frame of a list question (哪些地方在搞…) asks for places; what it asks about is the rest
+_LIST_QUESTION = re.compile(
+    r"(?:都有|有)?(?:哪些|哪几个)(?:地方|县|市|区|地区|乡镇|地市)(?:都|也)?(?:在|有)?(?:搞|推行|开展|实行|建)?了?"
+    r"|各地(?:的|都)?"
+)
 CAPTION = "图为"
 _COUNT_QUESTION = re.compile(r"多少|几|多长|多大|多久|多高|数量|规模")
 _HAS_NUMBER = re.compile(r"\d")
 _VISIBLE = re.compile(r"[\w\u4e00-\u9fff]", re.U)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Another place's passage shown beside the answer (另见) or as a line of a list answer."""
+
+    rank: int  # 1-based position in Answer.hits, so a button can open its article
+    hit: Hit
+    sentence: str
+
+    @property
+    def passage(self) -> Passage:
+        return self.hit.passage
 
 
 @dataclass
@@ -28,6 +49,8 @@ class Answer:
     sentences: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)  # for "absent_place": the same practice elsewhere, if any
     absent: list[str] = field(default_factory=list)
+    also: list[Source] = field(default_factory=list)  # other places with the same practice, best first
+    listing: bool = False  # a list question: `also` holds every place found, not just a few
 
     @property
     def passage(self) -> Passage | None:
@@ -71,17 +94,55 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     reason = check_question(question, max_chars)
     if reason:
         return Answer(question, True, reason)
-    result = searcher.search(question.strip(), k=k, mode=mode)
+    index = searcher.index
+    named = bool(index.coverage.named(question))
+    listing = bool(_LIST_QUESTION.search(question)) and not named
+    asked = _LIST_QUESTION.sub(" ", question).strip() if listing else question.strip()
+    depth = max(k, PLACES_DEPTH) if not named else k  # other places' passages sit further down
+    result = searcher.search(asked or question.strip(), k=depth, mode=mode)
     if result.absent:
         return _elsewhere(question, result.absent, searcher, k, mode)
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
-    index = searcher.index
     top = result.hits[0]
-    sentences = pick_sentences(
-        question, top.passage.text, index.segmenter.tokens, index.idf, top.sentences, searcher.tuning.sentence_dense
+    sentences = _sentences(question, top, searcher)
+    also = [] if named else _other_places(question, result.hits, searcher, listing)
+    hits = result.hits[:k]
+    for i, source in enumerate(also):  # a place found below the k shown keeps its hit, after them
+        if source.rank > k:
+            hits.append(source.hit)
+            also[i] = replace(source, rank=len(hits))
+    return Answer(question, False, "", sentences, hits, also=also, listing=listing)
+
+
+def _sentences(question: str, hit: Hit, searcher: Searcher) -> list[str]:
+    index = searcher.index
+    return pick_sentences(
+        question, hit.passage.text, index.segmenter.tokens, index.idf, hit.sentences, searcher.tuning.sentence_dense
     )
-    return Answer(question, False, "", sentences, result.hits)
+
+
+def place_key(passage: Passage) -> str:
+    """One place, one line: the county an article is about, else whatever place it names, else itself."""
+    return passage.county or passage.city or passage.place or passage.article_id
+
+
+def _other_places(question: str, hits: list[Hit], searcher: Searcher, listing: bool) -> list[Source]:
+    """The same practice reported from other places, scored close to the answer: a question that names no
+    place must not be answered from one place at random without saying that others exist."""
+    t = searcher.tuning
+    floor = hits[0].score - (t.list_margin if listing else t.also_margin)
+    seen = {place_key(hits[0].passage)}
+    found = []
+    for rank, hit in enumerate(hits[1:], start=2):
+        key = place_key(hit.passage)
+        if hit.score < floor or key in seen:
+            continue
+        seen.add(key)
+        found.append(Source(rank, hit, (_sentences(question, hit, searcher) or [hit.passage.text])[0]))
+        if len(found) >= (LIST_PLACES if listing else ALSO_PLACES) - (1 if listing else 0):
+            break
+    return found
 
 
 def _elsewhere(question: str, absent: list[str], searcher: Searcher, k: int, mode: str) -> Answer:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 _MEASURE = re.compile(r"(?<!哪)(?:几|多少)([\u4e00-\u9fff])")
 _MEASURE_ALIASES = {"钱": "元"}
-_UNIT_FORMS = {"元": "[美港欧日韩澳台]?元"}  # “77亿美元” is money too
+_UNIT_FORMS = {"元": "[美港欧日韩澳台]?元", "号": "[号日]"}  # “77亿美元” is money too; 几号 is answered by 10日
 COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
 MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
 _KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")

@@ -24,6 +24,8 @@ class Tuning:
     bias: float
     keyword_only_min_chars: float
     sentence_dense: float  # per unit of cosine when ranking the answer units of one passage
+    also_margin: float  # another place's passage this close to the answer's score is shown as 另见
+    list_margin: float  # the same for the lines of a list answer (哪些地方在搞…)
 
 
 # --- FITTED: written by benchmarks/tune.py --write; edit there, not here ---
@@ -40,5 +42,7 @@ FITTED = Tuning(
     bias=-13.384,
     keyword_only_min_chars=0.7,
     sentence_dense=24.0,
+    also_margin=0.3,
+    list_margin=0.5,
 )
 # --- end FITTED ---

@@ -3,9 +3,27 @@ practice is offered only as that; a traditional-character question is answered l
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from tests.e2e.test_telegram_app import Bot, ask, bot, emulator, library, searcher, start_bot  # noqa: F401
+from bot.retrieval.indexer import build_index
+from bot.retrieval.search import Searcher, SearchIndex
+from tests.conftest import ROOT
+from tests.e2e.test_telegram_app import (  # noqa: F401  (fixtures)
+    Bot,
+    Library,
+    Starter,
+    ask,
+    bot,
+    emulator,
+    library,
+    make_settings,
+    press,
+    searcher,
+    start_bot,
+)
+from tests.e2e.tg_emulator import inline_buttons
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,3 +40,34 @@ async def test_traditional_characters_get_the_simplified_answer(bot: Bot) -> Non
     simplified = await ask(bot.user, 1202, "3+1帮带制是怎么运作的？")
     traditional = await ask(bot.user, 1202, "3+1幫帶制是怎麼運作的？")
     assert "出处：" in traditional["text"] and traditional["text"] == simplified["text"]
+
+
+@pytest.fixture(scope="module")
+def places_library(tmp_path_factory, encoder) -> Library:
+    root = tmp_path_factory.mktemp("places-library")
+    shutil.copytree(ROOT / "tests" / "data" / "places", root / "corpus")
+    build_index(root / "corpus", root / "index", encoder, progress=False)
+    return Library(root / "corpus", root / "index")
+
+
+@pytest.fixture
+async def places_bot(start_bot: Starter, emulator, places_library, encoder, tmp_path) -> Bot:
+    searcher = Searcher(SearchIndex.load(places_library.index), encoder)
+    return await start_bot(make_settings(emulator, places_library, tmp_path / "data"), searcher)
+
+
+async def test_a_list_question_lists_every_place(places_bot: Bot) -> None:
+    reply = await ask(places_bot.user, 1203, "哪些地方在搞积分超市？")
+    assert reply["text"].startswith("资料库里有 4 个地方的相关报道")
+    assert all(place in reply["text"] for place in ("沂水县", "兰考县", "武隆区", "集安市"))
+    assert "右玉" not in reply["text"]
+
+
+async def test_see_also_lines_and_their_buttons_open_the_other_places(places_bot: Bot) -> None:
+    chat = 1204
+    reply = await ask(places_bot.user, chat, "积分超市的积分能换什么？")
+    assert "另见（其他地方的同类做法）" in reply["text"]
+    others = [label for label, _ in inline_buttons(reply) if label.startswith("全文·")]
+    assert others and all(label.removeprefix("全文·") in reply["text"] for label in others)
+    opened = await press(places_bot.user, chat, reply, others[0])
+    assert others[0].removeprefix("全文·") in opened["text"]

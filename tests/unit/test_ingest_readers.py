@@ -106,7 +106,9 @@ def test_markdown_place_from_title(tmp_path):
     path = tmp_path / "c.md"
     path.write_text("---\ntitle: 汶上县白石镇助力秋收\ndate: 2022年10月1日\n---\n正文一段。\n", encoding="utf-8")
     (article,) = load_file(path)
-    assert (article.place, article.meta["town"], article.date) == ("汶上", "白石镇", "2022-10-01")
+    # the gazetteer names the county in full and keeps the town as a field of its own
+    assert (article.place, article.town, article.date) == ("汶上县", "白石镇", "2022-10-01")
+    assert (article.province, article.city, article.county) == ("山东省", "济宁市", "汶上县")
 
 
 def test_markdown_bad_front_matter(tmp_path):
@@ -199,7 +201,7 @@ def test_docx_title_style(tmp_path):
     assert article.title == "曲阜市石门山镇创新发展渔业养殖"
     assert article.paragraphs == ["2021年以来，工作队坚持党建引领。", "项目位于景区内，建设内容包括养殖车间。"]
     assert (article.place, article.byline, article.author) == ("曲阜", "本报曲阜讯（通讯员 王赫）", "王赫")
-    assert article.meta["town"] == "石门山镇"
+    assert (article.county, article.town) == ("曲阜市", "石门山镇")
 
 
 def test_docx_first_short_line_is_title(tmp_path):
