@@ -39,6 +39,7 @@ from bot.retrieval.tuning import FITTED, Tuning
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
+_RECENT = re.compile(r"最近|最新|近期|今年|目前|现在|眼下|新近")
 CANDIDATES = 100
 CHAR_DEPTH = 30
 BACKGROUND_SAMPLE = 2048
@@ -242,6 +243,8 @@ class Searcher:
             self._add_char_coverage(question, candidates, scores, index)
         if mode == "hybrid" and self.tuning.place:
             self._add_place(question, candidates, scores, index)
+        if mode == "hybrid" and self.tuning.recency and _RECENT.search(question):
+            self._add_recency(candidates, scores, index)
         ranked = np.argsort(-scores, kind="stable")
         head = ranked[:TYPE_DEPTH]
         pattern = answer_pattern(question)
@@ -324,6 +327,18 @@ class Searcher:
             p = index.passages[cand[r]]
             if named & {p.province, p.city, p.county, p.town, p.place}:
                 scores[r] += self.tuning.place
+
+    def _add_recency(self, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
+        """最近/最新/今年: among the head of the ranking, newer articles gain up to Tuning.recency (ISO dates
+        sort as text; undated ones gain nothing)."""
+        head = np.argsort(-scores, kind="stable")[:CHAR_DEPTH]
+        dates = sorted({d for r in head if (d := index.passages[cand[r]].date)})
+        if len(dates) < 2:
+            return
+        for r in head:
+            date = index.passages[cand[r]].date
+            if date:
+                scores[r] += self.tuning.recency * dates.index(date) / (len(dates) - 1)
 
     @staticmethod
     def _states(pattern: re.Pattern, cand: np.ndarray, index: SearchIndex) -> np.ndarray:

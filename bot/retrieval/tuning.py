@@ -18,6 +18,7 @@ class Tuning:
     sentence: float
     chars: float  # share of the question's content characters in the passage, for the head of the ranking
     place: float  # for the head of the ranking: the passage's article is about a place the question names
+    recency: float  # for 最近/最新/今年 questions: the newest article in the head of the ranking gains this much
     # answer only when Σ weight·evidence feature + bias ≥ 0
     refusal_features: tuple[str, ...]
     refusal_weights: tuple[float, ...]
@@ -37,6 +38,7 @@ FITTED = Tuning(
     sentence=0.4,
     chars=1.5,
     place=1.0,
+    recency=1.0,
     refusal_features=("char_coverage", "sentence_cos"),
     refusal_weights=(8.349, 9.259),
     bias=-13.384,

@@ -50,3 +50,9 @@ def test_a_named_place_is_answered_alone(searcher: Searcher) -> None:
     result = answer("沂水的积分超市每个月几号兑换？", searcher)
     assert result.passage is not None and result.passage.county == "沂水县"
     assert not result.also and "另见" not in answer_text(result, PLAIN)
+
+
+def test_recent_questions_prefer_the_newest_report(searcher: Searcher) -> None:
+    newest = max(p.date for p in searcher.index.passages if "积分超市" in p.title)
+    result = answer("最近哪里的积分超市有新变化？", searcher)
+    assert result.passage is not None and result.passage.date == newest
