@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.retrieval.answer import Answer
+from bot.retrieval.answer import ALSO_PLACES, LIST_PLACES, Answer, place_key
 from bot.retrieval.search import SearchResult
 from bot.retrieval.sentences import squash
 
@@ -19,6 +19,7 @@ class Question:
     gold: list[str]
     kind: str = ""  # fact / practice / list / ambiguous / outside; "" in older files
     absent_place: bool = False  # an outside question naming a place no article is about
+    places: list[str] = field(default_factory=list)  # list/ambiguous: every county that reports the practice
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -29,7 +30,8 @@ def load_questions(path: Path) -> list[Question]:
                 row = json.loads(line)
                 gold = list(row.get("gold") or [])
                 kind = row.get("kind") or ("outside" if not gold else "")
-                questions.append(Question(str(row["id"]), row["question"], gold, kind, bool(row.get("absent_place"))))
+                absent, places = bool(row.get("absent_place")), list(row.get("places") or [])
+                questions.append(Question(str(row["id"]), row["question"], gold, kind, absent, places))
     return questions
 
 
@@ -48,13 +50,21 @@ class Outcome:
     abstained: bool
     rank: int | None = None
     answered: bool = False  # the first answer sentence holds a gold substring
+    place_recall: float | None = None  # share of the practice's places the answer shows (list: all; else 另见)
 
 
 def judge(question: Question, result: Answer) -> Outcome:
     if not question.gold:
         return Outcome(question, result.abstained)
     answered = bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in question.gold)
-    return Outcome(question, result.abstained, first_hit_rank(result, question.gold), answered)
+    outcome = Outcome(question, result.abstained, first_hit_rank(result, question.gold), answered)
+    if question.places:
+        shown = {place_key(s.passage) for s in result.also}
+        if result.passage is not None:
+            shown.add(place_key(result.passage))
+        room = LIST_PLACES if question.kind == "list" else 1 + ALSO_PLACES
+        outcome.place_recall = len(shown & set(question.places)) / min(len(question.places), room)
+    return outcome
 
 
 def evaluate(questions: list[Question], respond: Callable[[str], Answer], by_kind: bool = False) -> dict:
@@ -88,7 +98,12 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "refused_wrong": sum(o.abstained for o in answerable),
         "answer1": round(sum(o.answered for o in answerable) / n, 4),
         "misses": [o.question.id for o in answerable if o.rank != 1],
+        **({"place_recall": round(sum(recalls) / len(recalls), 4)} if (recalls := _recalls(outcomes)) else {}),
     }
+
+
+def _recalls(outcomes: list[Outcome]) -> list[float]:
+    return [o.place_recall for o in outcomes if o.place_recall is not None]
 
 
 def format_report(metrics: dict) -> str:
@@ -100,9 +115,10 @@ def format_report(metrics: dict) -> str:
     ]
     for kind, part in metrics.get("by_kind", {}).items():
         if part["answerable"]:
+            recall = f"  地点召回={part['place_recall']:.3f}" if "place_recall" in part else ""
             lines.append(
                 f"  {kind:<12} n={part['answerable']:<4} R@1={part['r1']:.3f}  R@5={part['r5']:.3f}  "
-                f"answer@1={part['answer1']:.3f}  误拒 {part['refused_wrong']}/{part['answerable']}"
+                f"answer@1={part['answer1']:.3f}  误拒 {part['refused_wrong']}/{part['answerable']}{recall}"
             )
         else:
             lines.append(f"  {kind:<12} n={part['n']:<4} 正确拒答 {part['refused_right']}/{part['out_of_corpus']}")

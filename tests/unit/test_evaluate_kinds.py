@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.retrieval.answer import Answer
+from bot.retrieval.answer import Answer, Source
 from bot.retrieval.evaluate import Question, evaluate, format_report
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Hit
@@ -35,3 +35,19 @@ def test_kinds_and_absent_places_are_reported_apart() -> None:
     assert (kinds["outside"]["refused_right"], kinds["outside"]["out_of_corpus"]) == (1, 2)
     assert (kinds["absent_place"]["refused_right"], kinds["absent_place"]["out_of_corpus"]) == (1, 1)
     assert "absent_place" in format_report(metrics) and "正确拒答 1/1" in format_report(metrics)
+
+
+def test_list_questions_report_how_many_places_were_shown() -> None:
+    def passage(county: str) -> Passage:
+        return Passage(
+            f"p-{county}", county, "积分超市", county, "", "", "f.md", 0, "积分超市每月兑换。", county=county
+        )
+
+    hits = [Hit(passage(c), 1.0) for c in ("沂水县", "兰考县", "右玉县")]
+    listing = Answer("哪些地方在搞积分超市？", False, "", ["积分超市每月兑换。"], hits, listing=True)
+    listing.also = [Source(2, hits[1], "积分超市每月兑换。"), Source(3, hits[2], "积分超市每月兑换。")]
+    question = Question(
+        "l1", "哪些地方在搞积分超市？", ["积分超市"], "list", places=["沂水县", "兰考县", "武隆区", "集安市"]
+    )
+    metrics = evaluate([question], lambda q: listing, by_kind=True)
+    assert metrics["by_kind"]["list"]["place_recall"] == 0.5  # 2 of the 4 places that report it
