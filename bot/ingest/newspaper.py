@@ -32,6 +32,7 @@ from bot.ingest.text import (
 
 MAX_HEADING_LINE = 40
 MAX_HEADING_LINES = 3
+_WORDY = re.compile(r"\w")
 _HEADING_FORBIDDEN = re.compile(r"[，。；！？,;!?]")
 _SECTION_TAG = re.compile(r"^●[^，。；！？,;!?\s]{1,15}$")
 _JUMP_FURNITURE = re.compile(r"^[（(]?(?:上|下)转第.{1,3}版[）)]?$|^[（(]?接第.{1,3}版[）)]?$")
@@ -194,7 +195,9 @@ class _Assembler:
             return
         leading, self.leading_heads = self.leading_heads, []
         heads = draft.heads or leading
-        paragraphs = [clean_paragraph(p) for p in draft.paragraphs]
+        paragraphs = [p for p in map(clean_paragraph, draft.paragraphs) if _WORDY.search(p)]  # not bare punctuation
+        if not paragraphs:
+            return
         title = _title_text(heads[-1]) if heads else first_clause(paragraphs[0])
         kicker = "".join(_title_text(lines) for lines in heads[:-1])
         county, town = derive_place([t for t in (kicker, title) if t], self.known)

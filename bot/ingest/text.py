@@ -129,7 +129,7 @@ def ends_sentence(text: str) -> bool:
 
 def first_clause(text: str, limit: int = 30) -> str:
     """A short stand-in title for items that have none (photo captions, untitled articles)."""
-    clause = _CLAUSE_END.split(text, maxsplit=1)[0].strip()
+    clause = _CLAUSE_END.split(text, maxsplit=1)[0].strip() or _CLAUSE_END.sub("", text).strip()
     return clause[:limit]
 
 

@@ -109,7 +109,9 @@ async def test_utf16_and_gbk_uploads_and_a_huge_name_are_saved(admin_bot: Bot, l
     ]:
         reply = await upload(admin_bot, name, data)
         assert "已收到 1 篇文章" in reply["text"], reply["text"]
-        await admin_bot.user.wait_for_bot_message(ADMIN, lambda m: m["text"].startswith("索引已更新"), timeout=120)
+        await admin_bot.user.wait_for_bot_message(
+            ADMIN, lambda m: m["text"].startswith("索引已更新"), after=reply["message_id"], timeout=120
+        )
     saved = [p.name for p in library.corpus.iterdir()]
     assert all(len(name.encode()) <= 255 for name in saved) and any(n.startswith("\U00020000") for n in saved)
     record("上传 UTF-16、GBK 编码的文章；文件名为 100 个 U+20000", "正确解码并入库；文件名按字节截断")
@@ -120,7 +122,9 @@ async def test_a_paragraph_without_chinese_stops_is_split_and_today_fits(admin_b
     data = f"---\ntitle: 长段落\ndate: 2099-01-01\n---\n\n{run_on}\n".encode()
     reply = await upload(admin_bot, "runon.md", data)
     assert "已收到 1 篇文章" in reply["text"]
-    await admin_bot.user.wait_for_bot_message(ADMIN, lambda m: m["text"].startswith("索引已更新"), timeout=180)
+    await admin_bot.user.wait_for_bot_message(
+        ADMIN, lambda m: m["text"].startswith("索引已更新"), after=reply["message_id"], timeout=180
+    )
     today = await ask(admin_bot.user, 1103, "/today")
     assert today["text"].startswith("文章摘录\n长段落") and len(today["text"]) < 4096
     record("上传 5,000 字无句末标点的段落，随后 /today", "按逗号/长度切成段落；摘录在 Telegram 长度限制内")
@@ -144,6 +148,10 @@ async def test_answers_survive_a_full_disk(admin_bot: Bot, caplog, record) -> No
 
 
 async def test_reindex_can_be_cancelled_and_the_old_index_keeps_serving(admin_bot: Bot, library, record) -> None:
+    async def idle() -> bool:  # a start-up reindex of changes left by another test must not be the one cancelled
+        return not admin_bot.core.reindexing
+
+    await admin_bot.user.wait_until(idle, timeout=180, what="no reindex running")
     paragraphs = "\n\n".join(
         f"第{i}个村推行积分超市，党员每月兑换一次，共有{i * 7}户参加，效果明显。" for i in range(600)
     )
