@@ -26,16 +26,17 @@ _NOT_A_COUNTY = frozenset(
 class Coverage:
     names: frozenset[str]  # every province, city, county and town an article is about, and its place field
     regions: frozenset[tuple[str, ...]]  # the same with their parents: 开封's 鼓楼区 is not 南京's
+    mentioned: frozenset[str] = frozenset()  # gazetteer codes of places the articles' text names (mentioned_places)
 
     @classmethod
-    def of(cls, passages: Iterable[Passage]) -> Coverage:
+    def of(cls, passages: Iterable[Passage], mentioned: Iterable[str] = ()) -> Coverage:
         names: set[str] = set()
         regions: set[tuple[str, ...]] = set()
         for p in passages:
             names.update(n for n in (p.province, p.city, p.county, p.town, p.place) if n)
             chain = tuple(n for n in (p.province, p.city, p.county, p.town) if n)
             regions.update(chain[:i] for i in range(1, len(chain) + 1))
-        return cls(frozenset(names), frozenset(regions))
+        return cls(frozenset(names), frozenset(regions), frozenset(mentioned))
 
     def absent(self, question: str) -> list[str]:
         """The places the question names that no article is about, as a reply should name them.
@@ -92,10 +93,36 @@ class Coverage:
         return candidates[0] if len(candidates) == 1 else mention.surface
 
     def _covers(self, place: Place) -> bool:
+        if place.code in self.mentioned:
+            return True
         chain = tuple(n for n in (place.province, place.city, place.county) if n)
         if place.level == 4:  # a town the articles do not name, inside a county they cover, is not absent
             return chain in self.regions or (*chain, place.name) in self.regions
         return chain in self.regions
+
+
+def mentioned_places(passages: Iterable[Passage]) -> list[str]:
+    """Codes of the places the articles' text names, each resolved in its article's context (开封's own 鼓楼区).
+
+    A question about 北京 is not about an absent place when an article talks about 北京, even if no article is
+    about it; so the build records every place named, not only where each article is from. Built once per
+    index build: finding names in every passage costs too much per question.
+    """
+    by_article: dict[str, list[Passage]] = {}
+    for passage in passages:
+        by_article.setdefault(passage.article_id, []).append(passage)
+    codes: set[str] = set()
+    g = gazetteer()
+    for group in by_article.values():
+        first = group[0]
+        mentions = g.find("\n".join(p.text for p in group))
+        context = {n for n in (first.province, first.city, first.county) if n}
+        context |= {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        for mention in mentions:
+            candidates = _closest(mention, context)
+            if len(candidates) == 1:
+                codes.add(candidates[0].code)
+    return sorted(codes)
 
 
 def _closest(mention: Mention, context: set[str]) -> list[Place]:

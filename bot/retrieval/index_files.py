@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.retrieval.passages import Passage
 from bot.retrieval.sentences import sentence_units
 
-FORMAT = 6  # bump when passages, tokens or index files change meaning, so old indexes count as stale
+FORMAT = 7  # bump when passages, tokens or index files change meaning, so old indexes count as stale
 
 CURRENT = "current"
 BUILDS = "builds"
@@ -29,6 +29,7 @@ BM25 = "bm25"
 VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 SENTENCE_OFFSETS = "sentence_offsets.npy"
+PLACES = "places.json"  # gazetteer codes of every place the articles' text names
 
 
 class IndexMissing(RuntimeError):

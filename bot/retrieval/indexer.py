@@ -25,6 +25,7 @@ from bot.ingest.corpus_files import clean_uploads
 from bot.ingest.corpus_files import fingerprint as corpus_fingerprint
 from bot.ingest.records import IngestError
 from bot.model.encoder import Encoder
+from bot.retrieval.coverage import mentioned_places
 from bot.retrieval.index_files import (
     BM25,
     BUILDS,
@@ -34,6 +35,7 @@ from bot.retrieval.index_files import (
     LOCK,
     MANIFEST,
     PASSAGES,
+    PLACES,
     SENTENCE_OFFSETS,
     SENTENCES,
     USERDICT,
@@ -192,6 +194,7 @@ def _write_keyword_index(work: Path, passages: list[Passage], articles) -> Segme
             handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
     if passages:
         keyword_index(keyword_tokens(passages, segmenter)).save(str(work / BM25))
+    (work / PLACES).write_text(json.dumps(mentioned_places(passages), ensure_ascii=False), encoding="utf-8")
     return segmenter
 
 

@@ -22,6 +22,7 @@ from bot.retrieval.index_files import (
     CURRENT,
     MANIFEST,
     PASSAGES,
+    PLACES,
     SENTENCE_OFFSETS,
     SENTENCES,
     USERDICT,
@@ -156,7 +157,8 @@ class SearchIndex:
             index.sentences = np.load(path / SENTENCES, mmap_mode="r")
             index.sentence_offsets = np.load(path / SENTENCE_OFFSETS)
         index._check()
-        index.coverage = Coverage.of(passages)
+        mentioned = json.loads((path / PLACES).read_text(encoding="utf-8")) if (path / PLACES).exists() else []
+        index.coverage = Coverage.of(passages, mentioned)
         return index
 
     def _check(self) -> None:

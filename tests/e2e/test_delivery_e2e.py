@@ -128,7 +128,9 @@ def excerpts_in(messages: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- row 1: a refused excerpt
 
 
-async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(start_bot: Starter, monkeypatch) -> None:
+async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(
+    start_bot: Starter, monkeypatch, record
+) -> None:
     """Telegram refuses the first two excerpts (bad markup, too long): the chat gets the third, the next run
     the fourth, and the admins one Chinese notice naming the chat and both errors."""
     bot = await start_bot(interval=0.5)
@@ -165,12 +167,16 @@ async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(s
     assert "can't parse entities" in notice.lower() and "message is too long" in notice.lower()
     history = [pid for _, pid in bot.core.store.excerpt_history(chat)]
     assert history[:4] == [p.passage_id for p in rotation[:4]]
+    record(
+        "每日摘录被 Telegram 拒收（400：消息过长、实体解析失败）",
+        "跳到下一段（最多 3 段），管理员收到一次中文通知，不再原地重试",
+    )
 
 
 # --------------------------------------------------------------------------- row 6: a locked state file
 
 
-async def test_a_locked_state_file_does_not_stall_other_chats(start_bot: Starter) -> None:
+async def test_a_locked_state_file_does_not_stall_other_chats(start_bot: Starter, record) -> None:
     """Another connection holds SQLite's write lock: /daily waits for it, a question in another chat does not."""
     bot = await start_bot()
     db = bot.core.settings.db_path
@@ -202,12 +208,13 @@ async def test_a_locked_state_file_does_not_stall_other_chats(start_bot: Starter
         await asyncio.to_thread(holder.join, 10)
     assert "没有找到" in answer["text"] and "订阅成功" in subscribed["text"]
     assert answer["message_id"] < subscribed["message_id"]  # B was answered while A's write waited
+    record("另一个连接占住 SQLite 写锁 4 秒时 /daily 与别的聊天提问", "事件循环不被阻塞：别的聊天先得到回答")
 
 
 # --------------------------------------------------------------------------- row 7: a full disk
 
 
-async def test_today_with_a_full_disk_shows_an_excerpt_and_logs_why(start_bot: Starter, caplog) -> None:
+async def test_today_with_a_full_disk_shows_an_excerpt_and_logs_why(start_bot: Starter, caplog, record) -> None:
     """SQLite cannot grow the state file (PRAGMA max_page_count: SQLITE_FULL, as on a full disk): /today
     still shows an excerpt, and the log names the real error."""
     bot = await start_bot()
@@ -220,3 +227,4 @@ async def test_today_with_a_full_disk_shows_an_excerpt_and_logs_why(start_bot: S
     assert bot.core.view().rotation[0].title in reply["text"]
     logged = caplog.text
     assert "database or disk is full" in logged and "cannot rollback" not in logged
+    record("数据盘写满（SQLITE_FULL）时 /today", "照常显示摘录，日志里是真实错误而不是 cannot rollback")
