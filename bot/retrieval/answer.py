@@ -94,12 +94,12 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     reason = check_question(question, max_chars)
     if reason:
         return Answer(question, True, reason)
-    index = searcher.index
-    named = bool(index.coverage.named(question))
-    listing = bool(_LIST_QUESTION.search(question)) and not named
-    asked = _LIST_QUESTION.sub(" ", question).strip() if listing else question.strip()
-    depth = max(k, PLACES_DEPTH) if not named else k  # other places' passages sit further down
-    result = searcher.search(asked or question.strip(), k=depth, mode=mode)
+    framed = bool(_LIST_QUESTION.search(question))
+    asked = _LIST_QUESTION.sub(" ", question).strip() if framed else question.strip()
+    # other places' passages sit further down than the k shown
+    result = searcher.search(asked or question.strip(), k=max(k, PLACES_DEPTH), mode=mode)
+    named = bool(result.named)
+    listing = framed and not named
     if result.absent:
         return _elsewhere(question, result.absent, searcher, k, mode)
     if result.abstained or not result.hits:

@@ -23,6 +23,12 @@ _NOT_A_COUNTY = frozenset(
 
 
 @dataclass(frozen=True)
+class QuestionPlaces:
+    absent: list[str]  # places named that no article is about (or names), as a reply names them
+    named: set[str]  # covered places named, as the full names passages carry
+
+
+@dataclass(frozen=True)
 class Coverage:
     names: frozenset[str]  # every province, city, county and town an article is about, and its place field
     regions: frozenset[tuple[str, ...]]  # the same with their parents: 开封's 鼓楼区 is not 南京's
@@ -38,17 +44,21 @@ class Coverage:
             regions.update(chain[:i] for i in range(1, len(chain) + 1))
         return cls(frozenset(names), frozenset(regions), frozenset(mentioned))
 
-    def absent(self, question: str) -> list[str]:
+    def read(self, question: str) -> QuestionPlaces:
+        """What a question says about places, from one pass of the gazetteer over it."""
+        simple = to_simplified(question)
+        mentions = gazetteer().find(simple)
+        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        return QuestionPlaces(self._absent(simple, mentions), self._named(mentions, context))
+
+    def _absent(self, simple: str, mentions: list[Mention]) -> list[str]:
         """The places the question names that no article is about, as a reply should name them.
 
         Once the question names a covered place, other names in it are read as places inside or around it
         (红安长丰村, 新县在苏州的驿站) unless written in full as a county; a short form right before 村/社区
         names a village, whatever county shares the name.
         """
-        simple = to_simplified(question)
-        mentions = [
-            m for m in gazetteer().find(simple) if not (not m.full and simple[m.end : m.end + 1] in _SETTLEMENT)
-        ]
+        mentions = [m for m in mentions if m.full or simple[m.end : m.end + 1] not in _SETTLEMENT]
         context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
         judged = [(m, self._missing(m, context)) for m in mentions]
         scoped = any(place is None for _, place in judged)
@@ -70,11 +80,8 @@ class Coverage:
                 missing.append(word)
         return list(dict.fromkeys(missing))
 
-    def named(self, question: str) -> set[str]:
+    def _named(self, mentions: list[Mention], context: set[str]) -> set[str]:
         """The covered places the question names, as the full names passages carry (county, town, place)."""
-        simple = to_simplified(question)
-        mentions = gazetteer().find(simple)
-        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
         found: set[str] = set()
         for mention in mentions:
             covered = [p for p in _closest(mention, context) if self._covers(p)]

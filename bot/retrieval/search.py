@@ -98,6 +98,7 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     evidence: Evidence = field(default_factory=Evidence)
     absent: list[str] = field(default_factory=list)  # places the question names that no article is about
+    named: set[str] = field(default_factory=set)  # covered places the question names
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "results": [h.to_dict() for h in self.hits]}
@@ -226,9 +227,9 @@ class Searcher:
         tokens = index.segmenter.tokens(question)
         if not index.passages or not question.strip():
             return SearchResult(question, True)
-        absent = index.coverage.absent(question)
-        if absent:
-            return SearchResult(question, True, absent=absent)
+        places = index.coverage.read(question)
+        if places.absent:
+            return SearchResult(question, True, absent=places.absent, named=places.named)
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
@@ -243,8 +244,8 @@ class Searcher:
         best = index.passages[candidates[int(np.argmax(scores))]]
         if mode == "hybrid" and dense is not None and self.tuning.chars:
             self._add_char_coverage(question, candidates, scores, index)
-        if mode == "hybrid" and self.tuning.place:
-            self._add_place(question, candidates, scores, index)
+        if mode == "hybrid" and self.tuning.place and places.named:
+            self._add_place(places.named, candidates, scores, index)
         if mode == "hybrid" and self.tuning.recency and _RECENT.search(question):
             self._add_recency(candidates, scores, index)
         ranked = np.argsort(-scores, kind="stable")
@@ -266,7 +267,7 @@ class Searcher:
         evidence = self._evidence(question, tokens, best, hits, dense, index)
         evidence.type_found = states is None or bool(states.any())
         abstained = self._refuse(evidence, dense is not None)
-        return SearchResult(question, abstained, [] if abstained else hits, evidence)
+        return SearchResult(question, abstained, [] if abstained else hits, evidence, named=places.named)
 
     def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
         if index.bm25 is None or not tokens:
@@ -319,12 +320,9 @@ class Searcher:
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
             scores[r] += self.tuning.chars * char_share(wanted, index_text(index.passages[cand[r]]))
 
-    def _add_place(self, question: str, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
+    def _add_place(self, named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """“金乡县第一书记怎么考勤” wants 金乡县's article even where 阜平县's says 考勤 more often: every
         paragraph of an article about a named place gains, the answer paragraph that names no place included."""
-        named = index.coverage.named(question)
-        if not named:
-            return
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
             p = index.passages[cand[r]]
             if named & {p.province, p.city, p.county, p.town, p.place}:
