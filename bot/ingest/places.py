@@ -54,15 +54,6 @@ class Place:
     city: str  # "" for the districts of 直辖市 and counties directly under a province
     county: str  # "" above county level; for a county its own name
 
-    @property
-    def short(self) -> str:
-        return short_form(self.name) or self.name
-
-    def label(self) -> str:
-        """How a citation names it: 山东 临沂 沂水县."""
-        parts = [self.province, self.city, self.county, self.name if self.level == 4 else ""]
-        return " ".join(dict.fromkeys(_bare(p) if i < 2 else p for i, p in enumerate(parts) if p))
-
 
 @dataclass(frozen=True)
 class Mention:
@@ -80,10 +71,6 @@ class Mention:
 def short_form(name: str) -> str | None:
     stripped = _SUFFIX.sub("", name)
     return stripped if len(stripped) >= 2 and stripped != name else None
-
-
-def _bare(name: str) -> str:
-    return short_form(name) or name
 
 
 class Gazetteer:
@@ -138,10 +125,10 @@ class Gazetteer:
 
     def resolve(self, mentions: list[Mention]) -> list[Place]:
         """One place per mention, using the others as context: 开封 next to 鼓楼区 picks 开封's 鼓楼区."""
-        context = {name for m in mentions if len(m.places) == 1 for name in _lineage(m.places[0])}
+        context = context_of(mentions)
         chosen = []
         for mention in mentions:
-            candidates = [p for p in mention.places if {p.province, p.city, p.county} & context] or list(mention.places)
+            candidates = closest(mention, context)
             if len(candidates) == 1 or len({p.level for p in candidates}) > 1:
                 chosen.append(min(candidates, key=lambda p: (p.level != 3, p.level)))
         return chosen
@@ -155,7 +142,20 @@ def _word_bounds(text: str) -> set[int]:
     return bounds
 
 
-def _lineage(place: Place) -> set[str]:
+def closest(mention: Mention, context: set[str]) -> list[Place]:
+    """The candidates that share the most of their parents with the other places named: 南京 + 鼓楼区."""
+    shared = {p: len((lineage(p) - {p.name}) & context) for p in mention.places}
+    best = max(shared.values(), default=0)
+    return [p for p, n in shared.items() if n == best] if best else list(mention.places)
+
+
+def context_of(mentions: list[Mention]) -> set[str]:
+    """Names the unambiguous mentions vouch for, by which an ambiguous one (鼓楼区) is told apart."""
+    return {n for m in mentions if len(m.places) == 1 for n in lineage(m.places[0])}
+
+
+def lineage(place: Place) -> set[str]:
+    """The place's own name and its parents': what other names in the same text can confirm it by."""
     return {n for n in (place.province, place.city, place.county, place.name) if n}
 
 
@@ -191,16 +191,16 @@ def infer_region(title: str, lead: str, hints: tuple[str, ...] = ()) -> Region:
     place) break ties and stand in when the text names none."""
     g = gazetteer()
     for text in (" ".join(hints), title, lead):
-        mentions = g.find(text)
-        counties = [p for p in g.resolve(mentions) if p.level == 3]
-        towns = [p for p in g.resolve(mentions) if p.level == 4]
+        places = g.resolve(g.find(text))
+        counties = [p for p in places if p.level == 3]
+        towns = [p for p in places if p.level == 4]
         if counties:
             county = counties[0]
             town = next((t for t in towns if t.county == county.name), None)
             if town is None:
                 town = _town_in(county, title + lead, g)
             return Region(county.province, county.city, county.name, town.name if town else "")
-        cities = [p for p in g.resolve(mentions) if p.level == 2]
+        cities = [p for p in places if p.level == 2]
         if cities:
             return Region(cities[0].province, cities[0].name)
     return Region()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jieba
 
-from bot.ingest.places import Mention, Place, gazetteer, to_simplified
+from bot.ingest.places import Mention, Place, closest, context_of, gazetteer, to_simplified
 from bot.retrieval.passages import Passage
 
 _SETTLEMENT = frozenset("村社坝镇乡街组屯寨湾沟庄岭峪店铺营堡")
@@ -48,7 +48,7 @@ class Coverage:
         """What a question says about places, from one pass of the gazetteer over it."""
         simple = to_simplified(question)
         mentions = gazetteer().find(simple)
-        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        context = context_of(mentions)
         return QuestionPlaces(self._absent(simple, mentions), self._named(mentions, context))
 
     def _absent(self, simple: str, mentions: list[Mention]) -> list[str]:
@@ -59,7 +59,7 @@ class Coverage:
         names a village, whatever county shares the name.
         """
         mentions = [m for m in mentions if m.full or simple[m.end : m.end + 1] not in _SETTLEMENT]
-        context = {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        context = context_of(mentions)
         judged = [(m, self._missing(m, context)) for m in mentions]
         scoped = any(place is None for _, place in judged)
         kept = [(m, p) for m, p in judged if p is not None and (not scoped or (m.full and _county_level(m)))]
@@ -84,7 +84,7 @@ class Coverage:
         """The covered places the question names, as the full names passages carry (county, town, place)."""
         found: set[str] = set()
         for mention in mentions:
-            covered = [p for p in _closest(mention, context) if self._covers(p)]
+            covered = [p for p in closest(mention, context) if self._covers(p)]
             found.update(p.name for p in covered)
             if not covered and mention.surface in self.names:
                 found.add(mention.surface)
@@ -92,7 +92,7 @@ class Coverage:
 
     def _missing(self, mention: Mention, context: set[str]) -> Place | str | None:
         """None when the corpus covers the place; else the place (or, when still ambiguous, the name)."""
-        candidates = _closest(mention, context)
+        candidates = closest(mention, context)
         if any(self._covers(p) for p in candidates):
             return None
         if mention.surface in self.names and len(candidates) == len(mention.places):
@@ -124,19 +124,12 @@ def mentioned_places(passages: Iterable[Passage]) -> list[str]:
         first = group[0]
         mentions = g.find("\n".join(p.text for p in group))
         context = {n for n in (first.province, first.city, first.county) if n}
-        context |= {n for m in mentions if len(m.places) == 1 for n in _lineage(m.places[0])}
+        context |= context_of(mentions)
         for mention in mentions:
-            candidates = _closest(mention, context)
+            candidates = closest(mention, context)
             if len(candidates) == 1:
                 codes.add(candidates[0].code)
     return sorted(codes)
-
-
-def _closest(mention: Mention, context: set[str]) -> list[Place]:
-    """The candidates that share the most of their parents with the other places named: 南京 + 鼓楼区."""
-    shared = {p: len((_lineage(p) - {p.name}) & context) for p in mention.places}
-    best = max(shared.values(), default=0)
-    return [p for p, n in shared.items() if n == best] if best else list(mention.places)
 
 
 def _named_cities(kept: list[tuple[Mention, Place | str]]) -> set[str]:
@@ -146,7 +139,3 @@ def _named_cities(kept: list[tuple[Mention, Place | str]]) -> set[str]:
 
 def _county_level(mention: Mention) -> bool:
     return any(p.level == 3 for p in mention.places)
-
-
-def _lineage(place: Place) -> set[str]:
-    return {n for n in (place.province, place.city, place.county, place.name) if n}
