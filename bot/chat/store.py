@@ -286,15 +286,6 @@ class Store:
             db.execute("DELETE FROM deliveries WHERE chat_id=?", (chat_id,))
         return _delivery(row)
 
-    def release_excerpt(self, chat_id: int, passage_id: str) -> None:
-        """Undo a claim whose message never reached the chat, so the passage is not skipped."""
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM excerpts WHERE chat_id=? AND passage_id=? AND round="
-                "(SELECT MAX(round) FROM excerpts WHERE chat_id=?)",
-                (chat_id, passage_id, chat_id),
-            )
-
     def excerpt_history(self, chat_id: int) -> list[tuple[int, str]]:
         """(round, passage_id) in the order they were sent."""
         with self._lock:

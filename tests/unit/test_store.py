@@ -56,8 +56,9 @@ def test_excerpt_rotation_rounds_and_release(store: Store) -> None:
     assert [store.claim_excerpt(5, ids) for _ in range(3)] == ["a", "b", "c"]
     assert store.claim_excerpt(5, ids) == "a"  # everything sent: a new round starts from the top
     assert [r for r, _ in store.excerpt_history(5)] == [0, 0, 0, 1]
-    store.release_excerpt(5, "a")  # not delivered: handed out again next time
-    assert store.claim_excerpt(5, ids) == "a"
+    assert store.claim_delivery(5, ids, None) == "b"
+    store.drop_delivery(5, give_back=True)  # not delivered: handed out again next time
+    assert store.claim_excerpt(5, ids) == "b"
     assert store.claim_excerpt(6, ids) == "a"  # every chat has its own rotation
     assert store.claim_excerpt(5, ["new", *ids]) == "new"  # a new article is picked up at once
     assert store.claim_excerpt(5, []) is None
