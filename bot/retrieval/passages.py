@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from bot.ingest.records import Article
 from bot.retrieval.sentences import split_sentences
 
+# what a passage carries of its article, so a hit can be cited without the article at hand
+INHERITED = ("title", "place", "date", "byline", "source", "kicker", "kind", "province", "city", "county", "town")
 MAX_CHARS = 300
 MIN_CHARS = 40
 
@@ -86,19 +88,9 @@ def article_passages(article: Article) -> list[Passage]:
         Passage(
             passage_id=_passage_id(article.article_id, position, text),
             article_id=article.article_id,
-            title=article.title,
-            place=article.place,
-            date=article.date,
-            byline=article.byline,
-            source=article.source,
             position=position,
             text=text,
-            kicker=article.kicker,
-            kind=article.kind,
-            province=article.province,
-            city=article.city,
-            county=article.county,
-            town=article.town,
+            **{name: getattr(article, name) for name in INHERITED},
         )
         for position, text in enumerate(pieces)
     ]
