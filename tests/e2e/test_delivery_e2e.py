@@ -7,113 +7,59 @@ token, so the emulator keeps its chats apart, and a real SQLite file; handler an
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from telegram.ext import Application
 
 from bot.chat import replies
-from bot.chat.core import Core
-from bot.chat.telegram_app import build_application
-from bot.chat.telegram_io import core_of
 from bot.retrieval.indexer import build_index
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Searcher, SearchIndex
-from bot.settings import Settings
 from tests.conftest import SEED
-from tests.e2e.tg_emulator import EmulatorClient, EmulatorServer, run_emulator
+from tests.e2e.test_telegram_app import (  # noqa: F401  (fixtures)
+    ADMIN,
+    Bot,
+    Library,
+    Starter,
+    emulator,
+    make_settings,
+    start_bot,
+)
+from tests.e2e.tg_emulator import EmulatorClient
 from tests.unit.test_store import fill_to_the_brim
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ADMIN = 4242
 OFF_TOPIC = "How do I reset the root password on a Linux server?"
-_tokens = itertools.count(830001)
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with run_emulator(bot_username="PartyDeliveryBot") as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> tuple[Path, Path]:
+def library(tmp_path_factory) -> Library:
     root = tmp_path_factory.mktemp("delivery-library")
     corpus, index = root / "corpus", root / "index"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     build_index(corpus, index, None, progress=False)
-    return corpus, index
+    return Library(corpus, index)
 
 
 @pytest.fixture(scope="module")
-def searcher(library) -> Searcher:
-    return Searcher(SearchIndex.load(library[1]), None)
+def searcher(library: Library) -> Searcher:
+    return Searcher(SearchIndex.load(library.index), None)
 
 
-@dataclass
-class Bot:
-    app: Application
-    user: EmulatorClient
-    errors: list[BaseException] = field(default_factory=list)
-
-    @property
-    def core(self) -> Core:
-        return core_of(self.app)
-
-
-Starter = Callable[..., Awaitable[Bot]]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def start_bot(emulator: EmulatorServer, library, searcher, tmp_path) -> AsyncIterator[Starter]:
-    """The real application, started the way run_polling would; stopped (and its errors checked) at the end."""
-    started: list[Bot] = []
+@pytest.fixture
+def launch(start_bot: Starter, emulator, library: Library, searcher: Searcher, tmp_path: Path):
+    """The shared start_bot (errors checked at the end) on this module's keyword-only library."""
 
     async def start(*, interval: float | None = None) -> Bot:
-        settings = Settings(
-            _env_file=None,
-            telegram_bot_token=f"{next(_tokens)}:TEST-delivery",
-            telegram_api_base_url=emulator.base_url,
-            corpus_dir=library[0],
-            index_dir=library[1],
-            data_dir=tmp_path / "data",
-            admin_ids=[ADMIN],
-        )
-        app = build_application(settings, searcher, excerpt_interval=interval)
-        bot = Bot(app, emulator.client(settings.telegram_bot_token))
+        return await start_bot(make_settings(emulator, library, tmp_path / "data"), searcher, interval=interval)
 
-        async def record(update: object, context) -> None:
-            bot.errors.append(context.error)
-
-        app.add_error_handler(record)
-        started.append(bot)
-        await app.initialize()
-        await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.02, timeout=0)
-        return bot
-
-    yield start
-    for bot in reversed(started):
-        if bot.app.updater.running:
-            await bot.app.updater.stop()
-        if bot.app.running:
-            await bot.app.stop()
-        await bot.app.shutdown()
-        await bot.app.post_shutdown(bot.app)
-        await bot.user.aclose()
-    for bot in started:
-        assert not bot.errors, f"handler or job errors: {bot.errors!r}\nemulator log:\n{emulator.logs()}"
+    return start
 
 
 async def ask(user: EmulatorClient, chat: int, text: str, **kwargs) -> dict:
@@ -128,12 +74,10 @@ def excerpts_in(messages: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- row 1: a refused excerpt
 
 
-async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(
-    start_bot: Starter, monkeypatch, record
-) -> None:
+async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(launch, monkeypatch, record) -> None:
     """Telegram refuses the first two excerpts (bad markup, too long): the chat gets the third, the next run
     the fourth, and the admins one Chinese notice naming the chat and both errors."""
-    bot = await start_bot(interval=0.5)
+    bot = await launch(interval=0.5)
     chat = 2101
     rotation = bot.core.view().rotation
     bad_markup, too_long = rotation[0].passage_id, rotation[1].passage_id
@@ -176,9 +120,9 @@ async def test_a_refused_daily_excerpt_is_skipped_and_the_admins_are_told_once(
 # --------------------------------------------------------------------------- row 6: a locked state file
 
 
-async def test_a_locked_state_file_does_not_stall_other_chats(start_bot: Starter, record) -> None:
+async def test_a_locked_state_file_does_not_stall_other_chats(launch, record) -> None:
     """Another connection holds SQLite's write lock: /daily waits for it, a question in another chat does not."""
-    bot = await start_bot()
+    bot = await launch()
     db = bot.core.settings.db_path
     locked, release = threading.Event(), threading.Event()
 
@@ -214,10 +158,10 @@ async def test_a_locked_state_file_does_not_stall_other_chats(start_bot: Starter
 # --------------------------------------------------------------------------- row 7: a full disk
 
 
-async def test_today_with_a_full_disk_shows_an_excerpt_and_logs_why(start_bot: Starter, caplog, record) -> None:
+async def test_today_with_a_full_disk_shows_an_excerpt_and_logs_why(launch, caplog, record) -> None:
     """SQLite cannot grow the state file (PRAGMA max_page_count: SQLITE_FULL, as on a full disk): /today
     still shows an excerpt, and the log names the real error."""
-    bot = await start_bot()
+    bot = await launch()
     chat = 2301
     store = bot.core.store
     fill_to_the_brim(store, chat)
