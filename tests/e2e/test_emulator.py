@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction, ParseMode, PollType
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
@@ -23,6 +23,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
@@ -89,6 +90,10 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
+async def on_poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    context.bot_data.setdefault("poll_answers", []).append(update.poll_answer)
+
+
 def build_app(emulator: EmulatorServer, token: str) -> tuple[Application, list[BaseException]]:
     app = emulator.application_builder(token).build()
     app.add_handler(CommandHandler("start", on_start))
@@ -97,6 +102,7 @@ def build_app(emulator: EmulatorServer, token: str) -> tuple[Application, list[B
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_private_text))
     app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^vote:"))
+    app.add_handler(PollAnswerHandler(on_poll_answer))
     errors: list[BaseException] = []
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -243,6 +249,51 @@ async def test_bot_api_errors_look_like_telegram(polling: Harness) -> None:
         await bot.edit_message_text("same", 104, msg.message_id)
     assert await bot.delete_message(104, msg.message_id)
     assert all(m["message_id"] != msg.message_id for m in await user.bot_messages(104))
+
+
+async def test_quiz_poll_and_answers(polling: Harness) -> None:
+    bot, user = polling.app.bot, polling.user
+    group = -1005678
+    await user.send_text(group, "/start", chat_type="group", user_id=301)
+    await user.wait_for_bot_message(group)
+    sent = await bot.send_poll(
+        group,
+        "据摘录填空：实行“＿＿”帮带制",
+        ["3+1", "四个一", "五有五带头"],
+        type=PollType.QUIZ,
+        correct_option_ids=[0],
+        is_anonymous=False,
+        explanation="原文：“实行“3+1”帮带制。”",
+        question_parse_mode=None,
+        explanation_parse_mode=None,
+    )
+    assert sent.poll is not None and sent.poll.correct_option_ids == (0,) and sent.poll.type == "quiz"
+    first = await user.answer_poll(sent.message_id, [0], user_id=301, first_name="李四")
+    await user.answer_poll(sent.message_id, [2], user_id=302)
+    assert first["poll"]["total_voter_count"] == 1
+    answers = await user.wait_until(
+        lambda: asyncio.sleep(0, polling.app.bot_data.get("poll_answers", [])[1:]), what="two poll answers"
+    )
+    got = polling.app.bot_data["poll_answers"]
+    assert [(a.poll_id, a.user.id, a.option_ids) for a in got] == [
+        (sent.poll.id, 301, (0,)),
+        (sent.poll.id, 302, (2,)),
+    ] and answers
+    assert got[0].user.first_name == "李四"
+    with pytest.raises(EmulatorError, match="can't be changed"):
+        await user.answer_poll(sent.message_id, [1], user_id=301)
+    with pytest.raises(BadRequest, match="length must not exceed 100"):
+        await bot.send_poll(group, "q", ["x" * 101, "y"], type=PollType.QUIZ, correct_option_ids=[0])
+    with pytest.raises(BadRequest, match="2-12 options"):
+        await bot.send_poll(group, "q", ["only"])
+    with pytest.raises(BadRequest, match="correct option"):
+        await bot.send_poll(group, "q", ["a", "b"], type=PollType.QUIZ, correct_option_ids=[5])
+    with pytest.raises(BadRequest, match="explanation length"):
+        await bot.send_poll(group, "q", ["a", "b"], type=PollType.QUIZ, correct_option_ids=[0], explanation="长" * 201)
+    stopped = await bot.stop_poll(group, sent.message_id)
+    assert stopped.is_closed and stopped.total_voter_count == 2
+    with pytest.raises(EmulatorError, match="closed"):
+        await user.answer_poll(sent.message_id, [0], user_id=303)
 
 
 async def test_webhook_mode(emulator: EmulatorServer) -> None:

@@ -451,6 +451,27 @@ class EmulatorClient:
         )
         return {**result["callback_query"], "update_id": result["update_id"]}
 
+    async def answer_poll(
+        self,
+        message_id: int,
+        option_ids: list[int],
+        *,
+        user_id: int | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict:
+        """Answer the poll in the bot's message ``message_id`` (a user of that chat; in a private chat its
+        owner). The bot gets a ``poll_answer`` update when the poll is not anonymous; returns
+        ``{"poll_answer", "poll"}`` (the poll with its new counts). A quiz answer cannot be changed."""
+        return await self._emu(
+            "answerPoll",
+            message_id=message_id,
+            option_ids=list(option_ids),
+            user_id=user_id,
+            first_name=first_name,
+            username=username,
+        )
+
     # ------------------------------------------------------------ reading
     async def messages(self, chat_id: int | None = None) -> list[dict]:
         """Every message (user's and bot's) of a chat (or of all chats), oldest first."""

@@ -29,7 +29,9 @@
  *     update pending and reports the error to the simulated user;
  *   - simulated users (routes under /emu/...) can send texts (bot_command,
  *     mention and url entities are computed like Telegram), documents, replies,
- *     group messages and button presses, and read everything the bot did.
+ *     group messages and button presses, answer polls (poll_answer updates),
+ *     and read everything the bot did;
+ *   - sendPoll (regular and quiz, with Telegram's length and option limits) and stopPoll.
  *
  * Usage: node server.js [--port N] [--host 127.0.0.1] [--bot-username NAME]
  *                       [--bot-first-name NAME] [--exit-with-stdin]
@@ -84,6 +86,7 @@ const MAX_CAPTION = 1024;
 const MAX_CALLBACK_DATA_BYTES = 64;
 const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
+const POLL = { question: 300, option: 100, minOptions: 2, maxOptions: 12, explanation: 200, explanationLineFeeds: 2 };
 const CHAT_ACTIONS = new Set([
   'typing', 'upload_photo', 'record_video', 'upload_video', 'record_voice', 'upload_voice',
   'upload_document', 'choose_sticker', 'find_location', 'record_video_note', 'upload_video_note',
@@ -187,6 +190,7 @@ function getBot(token) {
       actions: [],
       callbacks: new Map(), // callback query id -> {query, answer}
       files: new Map(), // file_id -> file
+      polls: new Map(), // poll id -> {poll, chatId, messageId, answers: Map user id -> option ids}
       commands: new Map(), // scope|lang -> [BotCommand]
       settings: {}, // setMyDescription & co.
       calls: [],
@@ -787,6 +791,80 @@ methods.senddocument = (bot, p, files) => {
   return botMessage(bot, p, 'sendDocument', { fields, meta: { raw_caption: rawCaption } });
 };
 
+// ---------------------------------------------------------------- polls (sendPoll, stopPoll; users answer via /emu/answerPoll)
+let pollCounter = 1;
+
+function pollText(raw, parseMode, entities, what, max) {
+  if (raw === undefined || raw === '') throw badRequest(`poll ${what} must be non-empty`);
+  const r = formatText(raw, parseMode, entities, { what: 'caption', max: Infinity });
+  if (r.text.length > max) throw badRequest(`poll ${what} length must not exceed ${max}`);
+  return r;
+}
+
+methods.sendpoll = (bot, p) => {
+  requireChat(bot, intParam(p, 'chat_id'));
+  const q = pollText(strParam(p, 'question'), strParam(p, 'question_parse_mode'), jsonParam(p, 'question_entities'), 'question', POLL.question);
+  const rawOptions = jsonParam(p, 'options');
+  if (!Array.isArray(rawOptions) || rawOptions.length < POLL.minOptions || rawOptions.length > POLL.maxOptions) {
+    throw badRequest(`poll must have ${POLL.minOptions}-${POLL.maxOptions} options`);
+  }
+  const options = rawOptions.map((o) => {
+    const text = typeof o === 'string' ? o : o && o.text;
+    const r = pollText(text, typeof o === 'object' ? o.text_parse_mode : undefined, undefined, 'option', POLL.option);
+    return { text: r.text, voter_count: 0, persistent_id: crypto.randomBytes(6).toString('base64url') };
+  });
+  const type = strParam(p, 'type') || 'regular';
+  if (!['regular', 'quiz'].includes(type)) throw badRequest('wrong poll type specified');
+  const many = boolParam(p, 'allows_multiple_answers');
+  const ids = jsonParam(p, 'correct_option_ids');
+  const single = intParam(p, 'correct_option_id', { required: false });
+  const correct = Array.isArray(ids) ? ids.map(Number) : (single === undefined ? [] : [single]);
+  if (type === 'quiz') {
+    if (many) throw badRequest("quiz polls can't allow multiple answers");
+    if (correct.length !== 1 || !(correct[0] >= 0 && correct[0] < options.length)) {
+      throw badRequest('wrong correct option ID specified');
+    }
+  } else if (correct.length) {
+    throw badRequest('correct option IDs can be specified only for quizzes');
+  }
+  const poll = {
+    id: `${bot.user.id}${String(pollCounter++).padStart(10, '0')}`,
+    question: q.text,
+    options,
+    total_voter_count: 0,
+    is_closed: boolParam(p, 'is_closed'),
+    is_anonymous: p.is_anonymous === undefined ? true : boolParam(p, 'is_anonymous'),
+    type,
+    allows_multiple_answers: many,
+    allows_revoting: type !== 'quiz' && (p.allows_revoting === undefined || boolParam(p, 'allows_revoting')),
+    members_only: boolParam(p, 'members_only'),
+  };
+  if (q.entities) poll.question_entities = q.entities;
+  if (type === 'quiz') poll.correct_option_ids = correct; // Bot API 9.6 replaced correct_option_id
+  const rawExplanation = strParam(p, 'explanation');
+  if (rawExplanation) {
+    if (type !== 'quiz') throw badRequest('explanation can be specified only for quizzes');
+    const e = pollText(rawExplanation, strParam(p, 'explanation_parse_mode'), jsonParam(p, 'explanation_entities'), 'explanation', POLL.explanation);
+    if ((e.text.match(/\n/g) || []).length > POLL.explanationLineFeeds) throw badRequest('poll explanation has too many line feeds');
+    poll.explanation = e.text;
+    if (e.entities) poll.explanation_entities = e.entities;
+  }
+  const msg = botMessage(bot, p, 'sendPoll', { fields: { poll }, meta: {} });
+  bot.polls.set(poll.id, { poll, chatId: msg.chat.id, messageId: msg.message_id, answers: new Map() });
+  return msg;
+};
+
+methods.stoppoll = (bot, p) => {
+  const chatId = intParam(p, 'chat_id');
+  requireChat(bot, chatId);
+  const messageId = intParam(p, 'message_id');
+  const entry = [...bot.polls.values()].find((e) => e.chatId === chatId && e.messageId === messageId);
+  if (!entry) throw badRequest('message with poll to stop not found');
+  if (entry.poll.is_closed) throw badRequest('poll has already been closed');
+  entry.poll.is_closed = true;
+  return entry.poll;
+};
+
 function editTarget(bot, p) {
   if (p.inline_message_id) throw badRequest('inline messages are not supported by the emulator');
   const chatId = intParam(p, 'chat_id');
@@ -1224,6 +1302,45 @@ emu.pressButton = async (p, files, res) => {
   const entry = { botToken: bot.token, update: { update_id: 0, callback_query: query } };
   const delivery = await ts.addUserUpdate(entry);
   deliveryResult(res, entry, delivery, { callback_query: query });
+};
+
+/** A simulated user answers a poll: Telegram sends the bot a poll_answer update for non-anonymous polls. */
+emu.answerPoll = async (p, files, res) => {
+  const bot = getBot(tokenOf(p));
+  const pollId = strParam(p, 'poll_id');
+  const messageId = intParam(p, 'message_id', { required: false });
+  const entry = pollId !== undefined ? bot.polls.get(pollId)
+    : [...bot.polls.values()].find((e) => e.messageId === messageId);
+  if (!entry) throw badRequest('poll not found');
+  const chat = requireChat(bot, entry.chatId);
+  const userParams = { ...p, chat_id: chat.id, chat_type: chat.type };
+  if (chat.type === 'private') userParams.user_id = chat.id;
+  const { user } = registerSender(bot, userParams);
+  const optionIds = (jsonParam(p, 'option_ids') || []).map(Number);
+  const { poll } = entry;
+  if (poll.is_closed) throw badRequest('poll is closed');
+  if (optionIds.some((i) => !(i >= 0 && i < poll.options.length)) || new Set(optionIds).size !== optionIds.length) {
+    throw badRequest('wrong option ids');
+  }
+  if (optionIds.length > 1 && !poll.allows_multiple_answers) throw badRequest('poll allows only one answer');
+  const before = entry.answers.get(user.id) || [];
+  if (!poll.allows_revoting && before.length) throw badRequest("poll answers can't be changed");
+  for (const i of before) poll.options[i].voter_count -= 1;
+  for (const i of optionIds) poll.options[i].voter_count += 1;
+  if (!before.length && optionIds.length) poll.total_voter_count += 1;
+  if (before.length && !optionIds.length) poll.total_voter_count -= 1;
+  if (optionIds.length) entry.answers.set(user.id, optionIds);
+  else entry.answers.delete(user.id);
+  if (poll.is_anonymous) {
+    sendOk(res, { delivered_to_webhook: false, poll });
+    return;
+  }
+  const answer = {
+    poll_id: poll.id, user, option_ids: optionIds, option_persistent_ids: optionIds.map((i) => poll.options[i].persistent_id),
+  };
+  const update = { botToken: bot.token, update: { update_id: 0, poll_answer: answer } };
+  const delivery = await ts.addUserUpdate(update);
+  deliveryResult(res, update, delivery, { poll_answer: answer, poll });
 };
 
 emu.messages = async (p, files, res) => {
