@@ -100,11 +100,26 @@ COMMANDS: tuple[Command, ...] = (
         action="设置本群的每日摘录",
         unlisted=CONSOLE,  # the console only explains that it has no daily delivery
     ),
+    Command(
+        "quiz",
+        "每日一题：/quiz on 在每日摘录后附一道选择题，/quiz off 关闭",
+        channels=TELEGRAM,
+        access=Access.GROUP_ADMINS,
+        action="设置本群的每日一题",
+        run=lambda core, r: core.quiz(r.chat_id, r.argument),
+    ),
+    Command("rank", "本周每日一题的答题排行", channels=TELEGRAM, run=lambda core, r: core.rank(r.chat_id, r.style)),
     Command("sources", "资料库收录了哪些文章", run=lambda core, r: core.sources(r.style)),
     Command("help", "使用说明", run=_help),
     Command("about", "关于本机器人", run=lambda core, r: core.about(r.style)),
     Command("start", "开始使用", unlisted=CONSOLE, run=lambda core, r: Reply([replies.start(r.style)])),
     Command("reindex", "更新索引", access=Access.BOT_ADMINS, action="更新索引"),
+    Command(
+        "gaps",
+        "资料缺口：最近答不上或被点 👎 的问题（/gaps 30 看 30 天）",
+        access=Access.BOT_ADMINS,
+        action="查看资料缺口",
+    ),
     Command("quit", "退出", channels=CONSOLE, aliases=("exit", "q")),
 )
 

@@ -33,6 +33,7 @@ class ConsoleSession:
             "full": self.full,
             "daily": lambda _: self.say(Reply([replies.daily_console()])),
             "reindex": lambda _: self.reindex(),
+            "gaps": self.gaps,
             "quit": lambda _: self.close(),
         }
 
@@ -96,6 +97,15 @@ class ConsoleSession:
             return
         rank = int(argument) if argument.isdigit() else 1
         self.say(self.core.full(self.last_query, rank, PLAIN))
+
+    def gaps(self, argument: str) -> None:
+        """The grouped text, and the questions written beside the state file as .jsonl in the eval format."""
+        report = self.core.gaps(argument, PLAIN)
+        self.say(report.reply)
+        if report.jsonl:
+            path = self.core.settings.data_dir / report.filename
+            path.write_text(report.jsonl, encoding="utf-8")
+            self.say(Reply([replies.gaps_saved(str(path))]))
 
     def reindex(self) -> None:
         if not self.core.try_begin_reindex():

@@ -16,9 +16,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from bot.chat import daily, replies
+from bot.chat.gaps import Gap, Why, to_jsonl, topics
 from bot.chat.replies import Style
 from bot.chat.store import Store, Subscription
 from bot.ingest import SUPPORTED_SUFFIXES, IngestError
@@ -27,6 +29,7 @@ from bot.ingest.sandbox import Limits, load_file_limited
 from bot.retrieval.answer import answer
 from bot.retrieval.indexer import BuildCancelled, BuildReport, is_stale
 from bot.retrieval.passages import Passage
+from bot.retrieval.quiz import Bank, Quiz, make_quiz
 from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
 
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 TOP_K = 5
 MORE_BUTTONS = 5  # buttons for other places' articles under one answer
 OFF_WORDS = {"off", "stop", "no", "关闭", "取消", "退订", "停止"}
+ON_WORDS = {"on", "start", "yes", "开启", "打开", "开"}
+GAP_REASONS = {"no_match", "absent_place"}  # refusals that say the corpus lacks something (not a bad question)
+GAPS_DAYS, MAX_GAPS_DAYS = 7, 90
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class Button:
     """An inline button as data: Telegram turns it into callback data (≤ 64 bytes), the console into a command."""
 
     label: str
-    action: str  # "more" | "full"
+    action: str  # "more" | "full" | "up" | "down" (a vote on the answer)
     query_id: str
     rank: int = 1  # which hit (1 = the answer's own passage) "full" opens
 
@@ -50,9 +56,13 @@ class Button:
     def data(self) -> str:
         return f"{self.action}:{self.query_id}:{self.rank}"
 
+    @property
+    def vote(self) -> bool:
+        return self.action in ("up", "down")
+
 
 def parse_button(data: str) -> tuple[str, str, int] | None:
-    match = re.fullmatch(r"(more|full):([\w-]{1,40}):(\d{1,3})", data or "")
+    match = re.fullmatch(r"(more|full|up|down):([\w-]{1,40}):(\d{1,3})", data or "")
     return (match[1], match[2], int(match[3])) if match else None
 
 
@@ -72,6 +82,14 @@ class DailyChange:
     text: str
     subscription: Subscription | None  # the subscription to (re)schedule; None: no job for this chat
     changed: bool
+
+
+@dataclass
+class GapsReport:
+    reply: Reply
+    jsonl: str  # the questions in the eval format; "" when there are none
+    filename: str
+    count: int
 
 
 @dataclass
@@ -144,6 +162,10 @@ class CorpusView:
         )
         return cls({p.passage_id: p for p in index.passages}, by_article, daily.rotation(index.passages), stats)
 
+    @cached_property
+    def quiz_bank(self) -> Bank:
+        return Bank.of(list(self.by_id.values()))
+
 
 class Core:
     def __init__(self, settings: Settings, searcher: Searcher, store: Store) -> None:
@@ -168,6 +190,8 @@ class Core:
     def ask(self, question: str, style: Style, chat_id: int | None = None) -> Reply:
         result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
         if result.abstained or result.passage is None:
+            if result.reason in GAP_REASONS:
+                self._log_refusal(chat_id, question, result.reason)
             return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False)
         text = replies.answer_text(result, style)
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
@@ -181,7 +205,79 @@ class Core:
         buttons += [
             Button(replies.place_label(s.passage), "full", query_id, s.rank) for s in result.also[:MORE_BUTTONS]
         ]
+        buttons += [Button(replies.BUTTON_UP, "up", query_id), Button(replies.BUTTON_DOWN, "down", query_id)]
         return Reply([text], buttons)
+
+    def _log_refusal(self, chat_id: int | None, question: str, reason: str) -> None:
+        """For /gaps; a full disk costs the record, never the reply."""
+        try:
+            self.store.log_refusal(chat_id, question, reason)
+        except sqlite3.Error:
+            log.exception("could not record a refused question")
+
+    # ------------------------------------------------------------------ feedback and gaps
+    def vote(self, query_id: str, user_id: int, up: bool) -> str:
+        """👍/👎 under an answer: one vote per user per answer, stored with the question and its hits."""
+        try:
+            changed = self.store.vote(query_id, user_id, up)
+        except sqlite3.Error:
+            log.exception("could not record a vote on %s", query_id)
+            return replies.vote_failed()
+        return replies.expired() if changed is None else replies.vote_thanks(up, changed)
+
+    def gaps(self, argument: str, style: Style, now: float | None = None) -> GapsReport:
+        """Questions refused or voted down in the last N days, grouped by topic, with their eval-format export."""
+        argument = argument.strip()
+        days = int(argument) if argument.isdigit() else GAPS_DAYS
+        if (argument and not argument.isdigit()) or not 1 <= days <= MAX_GAPS_DAYS:
+            return GapsReport(Reply([replies.gaps_usage()], ok=False), "", "", 0)
+        now = time.time() if now is None else now
+        since = now - days * 86400
+        view = self.view()
+        found = [Gap(q, at, chat, Why.REFUSED) for chat, q, _, at in self.store.refusals(since)]
+        for stored, at in self.store.voted_down(since):
+            shown = view.by_id.get(stored.hits[0][0]) if stored.hits else None
+            found.append(Gap(stored.question, at, stored.chat_id, Why.VOTED_DOWN, shown.text if shown else ""))
+        grouped = topics(found)
+        day = daily.local_day(self.settings.timezone, dt.datetime.fromtimestamp(now, dt.UTC))
+        return GapsReport(
+            Reply(replies.gaps(grouped, days, style)), to_jsonl(grouped, day), f"gaps-{day}.jsonl", len(found)
+        )
+
+    # ------------------------------------------------------------------ daily quiz
+    def quiz(self, chat_id: int, argument: str) -> Reply:
+        """/quiz on|off|(status) for one chat; the quiz itself goes out with the daily excerpt."""
+        word = argument.strip().lower()
+        sub = self.store.subscription(chat_id)
+        subscribed = sub is not None and sub.enabled
+        if not word:
+            return Reply([replies.quiz_status(self.store.quiz_enabled(chat_id), subscribed)])
+        if word not in ON_WORDS | OFF_WORDS:
+            return Reply([replies.quiz_usage()], ok=False)
+        enabled = word in ON_WORDS
+        self.store.set_quiz(chat_id, enabled)
+        return Reply([replies.quiz_changed(enabled, subscribed)])
+
+    def daily_quiz(self, chat_id: int) -> Quiz | None:
+        """The quiz on the excerpt this chat was just sent, when the chat wants one and it can be made well."""
+        if not self.store.quiz_enabled(chat_id):
+            return None
+        history = self.store.excerpt_history(chat_id)
+        view = self.view()
+        passage = view.by_id.get(history[-1][1]) if history else None
+        if passage is None:
+            return None
+        made = make_quiz(passage, view.quiz_bank)
+        if not isinstance(made, Quiz):
+            log.info("no quiz for excerpt %s in chat %s: %s", passage.passage_id, chat_id, made)
+            return None
+        return made
+
+    def rank(self, chat_id: int, style: Style, now: dt.datetime | None = None) -> Reply:
+        """This week's (Monday to now, local time) quizzes of the chat: who answered, how many right."""
+        since = daily.week_start(self.settings.timezone, now)
+        sent, rows = self.store.quiz_standing(chat_id, since)
+        return Reply([replies.rank(sent, rows, self.store.quiz_enabled(chat_id), style)])
 
     def more(self, query_id: str, style: Style) -> Reply:
         stored = self.store.query(query_id)

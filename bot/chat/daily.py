@@ -104,6 +104,13 @@ def local_day(timezone: str, now: dt.datetime | None = None) -> str:
     return now.astimezone(zone(timezone)).date().isoformat()
 
 
+def week_start(timezone: str, now: dt.datetime | None = None) -> float:
+    """Unix time of this week's Monday 00:00 in that zone: where a weekly standing starts."""
+    local = (now or dt.datetime.now(dt.UTC)).astimezone(zone(timezone))
+    monday = (local - dt.timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday.timestamp()
+
+
 def slot_passed(at: str, timezone: str, now: dt.datetime | None = None) -> bool:
     """Whether today's delivery time (in that zone) is already behind us."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(zone(timezone))

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.chat.gaps import Topic, Why
 from bot.retrieval.answer import Answer, Source, citation
 from bot.retrieval.passages import Passage
 from bot.retrieval.sentences import split_sentences
@@ -393,6 +394,8 @@ def console_buttons(labels: Sequence[tuple[str, str, int]]) -> str:
     """Console stand-in for inline buttons: (label, action, rank) → the command that does the same."""
     hints = []
     for label, action, rank in labels:
+        if action in ("up", "down"):  # votes are Telegram's alone
+            continue
         if action == "more":
             hints.append(f"/more {label}")
         else:
@@ -520,3 +523,100 @@ def upload_saved(saved_as: str, titles: Sequence[str], style: Style) -> str:
 
 def upload_saved_busy() -> str:
     return "另一个索引任务正在进行；等它完成后请发送 /reindex，新文章才会生效。"
+
+
+# ---------------------------------------------------------------------- feedback, gaps, quizzes
+
+BUTTON_UP = "👍 有用"
+BUTTON_DOWN = "👎 没用"
+RANK_LINES = 20
+GAP_TOPICS = 15
+GAP_EXAMPLE_CHARS = 60
+
+
+def vote_thanks(up: bool, changed: bool) -> str:
+    """A toast (answerCallbackQuery, at most 200 characters)."""
+    if not changed:
+        return "你已经评价过这条回答了。"
+    return "谢谢！已记下这条回答有用。" if up else "谢谢反馈！已记下这条回答没用，管理员会据此补充资料。"
+
+
+def vote_failed() -> str:
+    return "暂时无法记录评价，请稍后再试。"
+
+
+def quiz_status(enabled: bool, subscribed: bool) -> str:
+    if not enabled:
+        return "本聊天的每日一题已关闭。发送 /quiz on 开启：每日摘录之后附一道选择题。"
+    text = "本聊天已开启每日一题：每日摘录之后附一道选择题（/quiz off 关闭，/rank 看本周排行）。"
+    return text if subscribed else text + "\n还没有订阅每日摘录，请先发送 /daily 订阅，题目随摘录一起发。"
+
+
+def quiz_changed(enabled: bool, subscribed: bool) -> str:
+    if not enabled:
+        return "已关闭每日一题。每日摘录照常推送；发送 /quiz on 可重新开启。"
+    text = (
+        "已开启每日一题：每天的摘录之后附一道选择题，题目出自当天摘录的原文，答完即可看到解析。"
+        "发送 /rank 查看本周答题排行。"
+    )
+    return text if subscribed else text + "\n还没有订阅每日摘录，请先发送 /daily 订阅，题目随摘录一起发。"
+
+
+def quiz_usage() -> str:
+    return "用法：/quiz on 开启每日一题，/quiz off 关闭，/quiz 查看状态。"
+
+
+def rank(sent: int, rows: Sequence[tuple[int, str, int, int]], enabled: bool, style: Style) -> str:
+    """The chat's standing this week; `rows` are (user id, name, answered, correct), best first."""
+    if sent == 0:
+        hint = "" if enabled else "发送 /quiz on 开启每日一题。"
+        return f"本周还没有发出每日一题。{hint}".strip()
+    lines = [style.strong("本周每日一题排行"), f"已出 {sent} 题，{len(rows)} 人参与。"]
+    if not rows:
+        lines.append("还没有人答题。")
+    for place, (_, name, answered, correct) in enumerate(rows[:RANK_LINES], start=1):
+        lines.append(f"{place}. {style.esc(clip(name, 30))}：答 {answered} 题，答对 {correct} 题")
+    if len(rows) > RANK_LINES:
+        lines.append(f"……另有 {len(rows) - RANK_LINES} 人")
+    return "\n".join(lines)
+
+
+def gaps_usage() -> str:
+    return "用法：/gaps 查看最近 7 天的未答问题，/gaps 30 查看最近 30 天（最多 90 天）。"
+
+
+def gaps(found: Sequence[Topic], days: int, style: Style) -> list[str]:
+    """Topics newest first: counts, the shared words, example wording; the .jsonl export follows separately."""
+    if not found:
+        return [f"最近 {days} 天没有拒答或被点 👎 的问题。"]
+    total = sum(len(t.gaps) for t in found)
+    blocks = [
+        f"{style.strong(f'最近 {days} 天的资料缺口')}\n"
+        f"共 {total} 个问题（拒答或被点 👎），按话题归为 {len(found)} 组，最近的在前："
+    ]
+    for i, topic in enumerate(found[:GAP_TOPICS], start=1):
+        counts = "，".join(
+            f"{label} {n}"
+            for label, n in (("拒答", topic.count(Why.REFUSED)), ("👎", topic.count(Why.VOTED_DOWN)))
+            if n
+        )
+        label = f"{style.strong(style.esc(clip(topic.label, 40)))}（{counts}）" if topic.label else f"（{counts}）"
+        examples = list(dict.fromkeys(g.question for g in topic.gaps))[:2]
+        lines = [f"{i}. {label}"]
+        lines += [f"   · {style.esc(clip(' '.join(q.split()), GAP_EXAMPLE_CHARS))}" for q in examples]
+        blocks.append("\n".join(lines))
+    if len(found) > GAP_TOPICS:
+        blocks.append(f"……另有 {len(found) - GAP_TOPICS} 组，见导出文件。")
+    return number_parts(pack(blocks, joiner="\n"), style)
+
+
+def gaps_file_caption(count: int) -> str:
+    return f"{count} 个问题，评测格式（.jsonl）：补充文章后填上 gold，即可用 python -m bot eval 当作测试题。"
+
+
+def gaps_saved(path: str) -> str:
+    return f"已导出为评测格式：{path}"
+
+
+def gaps_weekly_head() -> str:
+    return "每周资料缺口汇总（发送 /gaps 30 看更长时间）"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the feedback and quiz tables (_SCHEMA_FEEDBACK)
 QUERY_TTL_SECONDS = 90 * 24 * 3600
 
 _SCHEMA = """
@@ -65,6 +65,51 @@ CREATE TABLE IF NOT EXISTS reindex (
     chat_id    INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     started_at REAL    NOT NULL
+);
+"""
+
+# ---------------------------------------------------------------------- schema 3: feedback and quizzes
+# Votes under answers (one per user per answer, on the `queries` row the buttons carry), questions the
+# corpus could not answer, each chat's quiz switch, the quiz polls sent and their answers (from
+# poll_answer updates). All additive: a version-2 file gains these tables and loses nothing.
+_SCHEMA_FEEDBACK = """
+CREATE TABLE IF NOT EXISTS votes (
+    query_id   TEXT    NOT NULL,
+    user_id    INTEGER NOT NULL,
+    up         INTEGER NOT NULL,
+    voted_at   REAL    NOT NULL,
+    PRIMARY KEY (query_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS votes_time ON votes (voted_at);
+CREATE TABLE IF NOT EXISTS refusals (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id    INTEGER,
+    question   TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    asked_at   REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refusals_time ON refusals (asked_at);
+CREATE TABLE IF NOT EXISTS quiz_chats (
+    chat_id    INTEGER PRIMARY KEY,
+    enabled    INTEGER NOT NULL,
+    updated_at REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quiz_polls (
+    poll_id    TEXT    PRIMARY KEY,
+    chat_id    INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    passage_id TEXT    NOT NULL,
+    correct    INTEGER NOT NULL,
+    sent_at    REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quiz_polls_chat ON quiz_polls (chat_id, sent_at);
+CREATE TABLE IF NOT EXISTS quiz_answers (
+    poll_id    TEXT    NOT NULL,
+    user_id    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    correct    INTEGER NOT NULL,
+    answered_at REAL   NOT NULL,
+    PRIMARY KEY (poll_id, user_id)
 );
 """
 
@@ -113,6 +158,7 @@ class Store:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA_FEEDBACK)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -333,10 +379,119 @@ class Store:
     def query(self, query_id: str) -> StoredQuery | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM queries WHERE id=?", (query_id,)).fetchone()
-        if row is None:
-            return None
-        hits = [(str(pid), str(aid)) for pid, aid in json.loads(row["hits"])]
-        return StoredQuery(row["id"], row["chat_id"], row["question"], hits, row["created_at"])
+        return _query(row) if row is not None else None
+
+    # ------------------------------------------------------------------ schema 3: feedback and quizzes
+    def vote(self, query_id: str, user_id: int, up: bool) -> bool | None:
+        """One vote per user per answer, the latest counting; None when the answer is no longer stored,
+        False when this user had already voted the same way."""
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM queries WHERE id=?", (query_id,)).fetchone() is None:
+                return None
+            row = db.execute("SELECT up FROM votes WHERE query_id=? AND user_id=?", (query_id, user_id)).fetchone()
+            if row is not None and bool(row["up"]) == up:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO votes (query_id, user_id, up, voted_at) VALUES (?, ?, ?, ?)",
+                (query_id, user_id, int(up), time.time()),
+            )
+            return True
+
+    def votes(self, query_id: str) -> tuple[int, int]:
+        """(up, down) for one answer."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(up), 0), COUNT(*) - COALESCE(SUM(up), 0) FROM votes WHERE query_id=?", (query_id,)
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def log_refusal(self, chat_id: int | None, question: str, reason: str) -> None:
+        now = time.time()
+        with self._write() as db:
+            db.execute("DELETE FROM refusals WHERE asked_at < ?", (now - QUERY_TTL_SECONDS,))
+            db.execute(
+                "INSERT INTO refusals (chat_id, question, reason, asked_at) VALUES (?, ?, ?, ?)",
+                (chat_id, question, reason, now),
+            )
+
+    def refusals(self, since: float) -> list[tuple[int | None, str, str, float]]:
+        """(chat_id, question, reason, asked_at) since then, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chat_id, question, reason, asked_at FROM refusals WHERE asked_at >= ? ORDER BY asked_at DESC",
+                (since,),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def voted_down(self, since: float) -> list[tuple[StoredQuery, float]]:
+        """Answers whose latest votes are mostly down, voted on since then: (the answer, last vote time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT q.*, MAX(v.voted_at) AS last_vote FROM votes v JOIN queries q ON q.id = v.query_id "
+                "GROUP BY q.id HAVING SUM(1 - v.up) > SUM(v.up) AND MAX(v.voted_at) >= ? ORDER BY last_vote DESC",
+                (since,),
+            ).fetchall()
+        return [(_query(row), float(row["last_vote"])) for row in rows]
+
+    def set_quiz(self, chat_id: int, enabled: bool) -> bool:
+        """True when this changed the chat's setting."""
+        with self._write() as db:
+            was = db.execute("SELECT enabled FROM quiz_chats WHERE chat_id=?", (chat_id,)).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO quiz_chats (chat_id, enabled, updated_at) VALUES (?, ?, ?)",
+                (chat_id, int(enabled), time.time()),
+            )
+            return (bool(was["enabled"]) if was else False) != enabled
+
+    def quiz_enabled(self, chat_id: int) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT enabled FROM quiz_chats WHERE chat_id=?", (chat_id,)).fetchone()
+        return bool(row and row["enabled"])
+
+    def save_quiz_poll(self, poll_id: str, chat_id: int, message_id: int, passage_id: str, correct: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO quiz_polls (poll_id, chat_id, message_id, passage_id, correct, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (poll_id, chat_id, message_id, passage_id, correct, time.time()),
+            )
+
+    def record_quiz_answer(self, poll_id: str, user_id: int, name: str, option_ids: list[int]) -> bool | None:
+        """The user's answer to one of our quizzes, right or wrong; None for a poll that is not ours.
+        A retracted answer (no options) removes it. Telegram allows one answer per quiz, so the first stays."""
+        with self._write() as db:
+            poll = db.execute("SELECT correct FROM quiz_polls WHERE poll_id=?", (poll_id,)).fetchone()
+            if poll is None:
+                return None
+            if not option_ids:
+                db.execute("DELETE FROM quiz_answers WHERE poll_id=? AND user_id=?", (poll_id, user_id))
+                return False
+            right = option_ids == [poll["correct"]]
+            db.execute(
+                "INSERT OR IGNORE INTO quiz_answers (poll_id, user_id, name, correct, answered_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (poll_id, user_id, name, int(right), time.time()),
+            )
+            return right
+
+    def quiz_standing(self, chat_id: int, since: float) -> tuple[int, list[tuple[int, str, int, int]]]:
+        """Quizzes sent to the chat since then, and per member (user_id, name, answered, correct), best first."""
+        with self._lock:
+            sent = self._db.execute(
+                "SELECT COUNT(*) FROM quiz_polls WHERE chat_id=? AND sent_at >= ?", (chat_id, since)
+            ).fetchone()[0]
+            rows = self._db.execute(
+                "SELECT a.user_id, MAX(a.name), COUNT(*), SUM(a.correct) FROM quiz_answers a "
+                "JOIN quiz_polls p ON p.poll_id = a.poll_id WHERE p.chat_id=? AND p.sent_at >= ? "
+                "GROUP BY a.user_id ORDER BY SUM(a.correct) DESC, COUNT(*) DESC, MIN(a.answered_at)",
+                (chat_id, since),
+            ).fetchall()
+        return int(sent), [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def _query(row: sqlite3.Row) -> StoredQuery:
+    hits = [(str(pid), str(aid)) for pid, aid in json.loads(row["hits"])]
+    return StoredQuery(row["id"], row["chat_id"], row["question"], hits, row["created_at"])
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:

@@ -14,13 +14,15 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import sqlite3
 import sys
 import warnings
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from telegram import Bot, BotCommand, Message, MessageEntity, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram import Bot, BotCommand, InputPollOption, Message, MessageEntity, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode, PollType
 from telegram.error import (
     BadRequest,
     EndPointNotFound,
@@ -39,6 +41,7 @@ from telegram.ext import (
     Defaults,
     JobQueue,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
@@ -109,6 +112,7 @@ def add_handlers(app: Application) -> None:
         names = [command.name, *command.aliases]
         app.add_handler(CommandHandler(names, on_turn(handler_for(command)), filters=new))
     app.add_handler(CallbackQueryHandler(on_button))
+    app.add_handler(PollAnswerHandler(on_poll_answer))
     private, groups = new & filters.ChatType.PRIVATE, new & filters.ChatType.GROUPS
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_turn(on_private_text)))
     app.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, on_turn(on_group_text)))
@@ -304,6 +308,13 @@ async def on_button(update: Update, context: Context) -> None:
         return
     core = core_of(context)
     action, query_id, rank = parsed
+    if action in ("up", "down"):
+        user = update.effective_user
+        if user is None:
+            await query.answer(replies.expired(), show_alert=True)
+            return
+        await query.answer(await asyncio.to_thread(core.vote, query_id, user.id, action == "up"))
+        return
     if action == "more":
         reply = await asyncio.to_thread(core.more, query_id, HTML)
     else:
@@ -367,6 +378,8 @@ async def daily_job(context: Context) -> None:
     if job is None or job.chat_id is None or not isinstance(job.data, ExcerptJob):
         return
     outcome = await deliver_daily(context.bot, core_of(context), job.chat_id, daily=job.data.daily)
+    if outcome is Outcome.SENT:
+        await send_quiz(context.bot, core_of(context), job.chat_id)
     if outcome is Outcome.UNSUBSCRIBED:
         for other in job_queue(context.application).get_jobs_by_name(str(job.chat_id)):
             other.schedule_removal()
@@ -410,7 +423,61 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-HANDLERS: dict[str, TurnHandler] = {"ask": on_ask, "daily": on_daily, "reindex": on_reindex}
+# ---------------------------------------------------------------------- daily quiz and gaps
+
+
+async def send_quiz(bot: Bot, core: Core, chat_id: int) -> None:
+    """After the daily excerpt, for a chat that turned quizzes on: a non-anonymous quiz poll, so answers
+    arrive as poll_answer updates. Plain text throughout (no HTML parse mode: the limits count characters).
+    A quiz that fails to go out costs nothing but itself; the excerpt was delivered."""
+    try:
+        quiz = await asyncio.to_thread(core.daily_quiz, chat_id)
+        if quiz is None:
+            return
+        message = await bot.send_poll(
+            chat_id,
+            quiz.question,
+            [InputPollOption(option, text_parse_mode=None) for option in quiz.options],
+            is_anonymous=False,
+            type=PollType.QUIZ,
+            correct_option_ids=cast("list[Any]", [quiz.correct]),  # PTB types it as a Literal of 0…11
+            explanation=quiz.explanation,
+            question_parse_mode=None,
+            explanation_parse_mode=None,
+        )
+        if message.poll is not None:
+            await asyncio.to_thread(
+                core.store.save_quiz_poll, message.poll.id, chat_id, message.message_id, quiz.passage_id, quiz.correct
+            )
+    except (TelegramError, sqlite3.Error):
+        log.exception("daily quiz to chat %s not sent or not recorded", chat_id)
+
+
+async def on_poll_answer(update: Update, context: Context) -> None:
+    answer = update.poll_answer
+    if answer is None or answer.user is None:
+        return
+    user = answer.user
+    await asyncio.to_thread(
+        core_of(context).store.record_quiz_answer, answer.poll_id, user.id, user.full_name, list(answer.option_ids)
+    )
+
+
+async def on_gaps(turn: Turn, context: Context) -> None:
+    """The grouped text, then the questions as a .jsonl file in the eval format."""
+    report = await asyncio.to_thread(core_of(context).gaps, turn.argument, HTML)
+    await send_reply(context, turn.chat.id, report.reply, turn.reply_to)
+    if report.jsonl:
+        await context.bot.send_document(
+            turn.chat.id,
+            report.jsonl.encode(),
+            filename=report.filename,
+            caption=replies.gaps_file_caption(report.count),
+            parse_mode=None,
+        )
+
+
+HANDLERS: dict[str, TurnHandler] = {"ask": on_ask, "daily": on_daily, "reindex": on_reindex, "gaps": on_gaps}
 
 
 # ---------------------------------------------------------------------- errors

@@ -82,10 +82,13 @@ def on_turn(handler: TurnHandler) -> UpdateHandler:
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Rows of BUTTONS_PER_ROW; the 👍/👎 votes get a row of their own, last."""
     if not reply.buttons:
         return None
-    buttons = [InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]
-    return InlineKeyboardMarkup([buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)])
+    buttons = [InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons if not b.vote]
+    votes = [InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons if b.vote]
+    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    return InlineKeyboardMarkup(rows + [votes] if votes else rows)
 
 
 async def send_reply(context: Context, chat_id: int, reply: Reply, reply_to: int | None = None) -> list[Message]:
