@@ -1,9 +1,10 @@
 """What members asked that the corpus could not answer: refused questions and answers voted down, grouped
 into topics so an admin sees which articles to add, and exported as eval questions.
 
-Two questions share a topic when they share most of their meaningful characters (`content_chars`, the
+Two questions share a topic when they share enough of their meaningful characters (`content_chars`, the
 measure the searcher already uses for paraphrases: 金寨积分超市 and 金寨县的积分超市怎么兑换 meet where
-whole words would not). Topics are the connected groups of that relation, newest first. Channel-neutral:
+whole words would not), unless they name different places: the article to add is about one place, and
+金寨县 is not 金乡县 however alike the rest reads. Topics are the connected groups of that relation. Channel-neutral:
 the rendering is in `replies`, the storage in `store`.
 """
 
@@ -17,9 +18,10 @@ from enum import StrEnum
 
 import jieba
 
+from bot.ingest.places import gazetteer
 from bot.retrieval.segment import STOPWORDS, content_chars, normalize
 
-SIMILAR = 0.5  # Jaccard of content characters from which two questions are about the same thing
+SIMILAR = 0.4  # Jaccard of content characters from which two questions are about the same thing
 LABEL_WORDS = 3
 
 
@@ -55,6 +57,12 @@ def similarity(a: str, b: str) -> float:
     return len(ca & cb) / len(ca | cb) if ca and cb else 0.0
 
 
+def places(question: str) -> frozenset[str]:
+    """The places a question names, as gazetteer codes (金寨 and 金寨县 are one place)."""
+    g = gazetteer()
+    return frozenset(p.code for p in g.resolve(g.find(question)))
+
+
 def topics(gaps: list[Gap]) -> list[Topic]:
     """Connected groups of similar questions (single link), each newest first; the topic asked most
     recently comes first."""
@@ -68,8 +76,11 @@ def topics(gaps: list[Gap]) -> list[Topic]:
         return i
 
     chars = [content_chars(g.question) for g in ordered]
+    named = [places(g.question) for g in ordered]
     for i in range(len(ordered)):
         for j in range(i):
+            if named[i] and named[j] and named[i] != named[j]:
+                continue
             union = chars[i] | chars[j]
             if union and len(chars[i] & chars[j]) / len(union) >= SIMILAR:
                 parent[root(i)] = root(j)

@@ -457,8 +457,9 @@ class Store:
             )
 
     def record_quiz_answer(self, poll_id: str, user_id: int, name: str, option_ids: list[int]) -> bool | None:
-        """The user's answer to one of our quizzes, right or wrong; None for a poll that is not ours.
-        A retracted answer (no options) removes it. Telegram allows one answer per quiz, so the first stays."""
+        """Whether the user's answer to one of our quizzes is right; None for a poll that is not ours.
+        A retracted answer (no options) removes it; otherwise the first answer stays, as Telegram's quizzes
+        allow only one."""
         with self._write() as db:
             poll = db.execute("SELECT correct FROM quiz_polls WHERE poll_id=?", (poll_id,)).fetchone()
             if poll is None:
@@ -466,10 +467,14 @@ class Store:
             if not option_ids:
                 db.execute("DELETE FROM quiz_answers WHERE poll_id=? AND user_id=?", (poll_id, user_id))
                 return False
+            had = db.execute(
+                "SELECT correct FROM quiz_answers WHERE poll_id=? AND user_id=?", (poll_id, user_id)
+            ).fetchone()
+            if had is not None:
+                return bool(had["correct"])
             right = option_ids == [poll["correct"]]
             db.execute(
-                "INSERT OR IGNORE INTO quiz_answers (poll_id, user_id, name, correct, answered_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO quiz_answers (poll_id, user_id, name, correct, answered_at) VALUES (?, ?, ?, ?, ?)",
                 (poll_id, user_id, name, int(right), time.time()),
             )
             return right

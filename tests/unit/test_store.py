@@ -200,3 +200,67 @@ def test_outbox_survives_restart_and_a_version_1_file_upgrades(db: Path) -> None
     assert second.delivery(8) == Delivery(8, "2025-03-01", "a", DeliveryState.CLAIMED)
     assert second._db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
     second.close()
+
+
+# --------------------------------------------------------------------------- schema 3: feedback and quizzes
+
+
+def test_one_vote_per_user_per_answer_and_the_latest_counts(store: Store) -> None:
+    answer = store.save_query(5, "积分超市怎么兑换？", [("p1", "a1"), ("p2", "a2")])
+    assert store.vote(answer, 11, up=False) is True
+    assert store.vote(answer, 11, up=False) is False  # the same vote again changes nothing
+    assert store.vote(answer, 12, up=False) is True
+    assert store.votes(answer) == (0, 2)
+    ((down, _),) = store.voted_down(0)
+    assert (down.id, down.question, down.hits[0]) == (answer, "积分超市怎么兑换？", ("p1", "a1"))
+    assert store.vote(answer, 11, up=True) is True and store.vote(answer, 13, up=True) is True
+    assert store.votes(answer) == (2, 1) and store.voted_down(0) == []  # mostly up now
+    assert store.vote("no-such-answer", 11, up=True) is None
+
+
+def test_refusals_are_kept_newest_first_and_pruned(store: Store, monkeypatch) -> None:
+    clock = [1_000_000_000.0]
+    monkeypatch.setattr(store_module.time, "time", lambda: clock[0])
+    store.log_refusal(5, "金寨县的积分超市？", "absent_place")
+    clock[0] += 60
+    store.log_refusal(None, "党费怎么交", "no_match")
+    assert [r[1] for r in store.refusals(0)] == ["党费怎么交", "金寨县的积分超市？"]
+    assert [r[1] for r in store.refusals(clock[0])] == ["党费怎么交"]
+    clock[0] += store_module.QUERY_TTL_SECONDS + 1
+    store.log_refusal(5, "新问题", "no_match")
+    assert [r[1] for r in store.refusals(0)] == ["新问题"]
+
+
+def test_quiz_switch_answers_and_standing_survive_a_restart(db: Path) -> None:
+    first = Store(db)
+    assert first.quiz_enabled(-7) is False
+    assert first.set_quiz(-7, True) is True and first.set_quiz(-7, True) is False
+    first.save_quiz_poll("poll-1", -7, 100, "p1", correct=2)
+    first.save_quiz_poll("poll-2", -7, 101, "p2", correct=0)
+    assert first.record_quiz_answer("poll-1", 21, "张三", [2]) is True
+    assert first.record_quiz_answer("poll-1", 22, "李四", [1]) is False
+    assert first.record_quiz_answer("someone-elses-poll", 21, "张三", [0]) is None
+    first.close()
+    second = Store(db)
+    assert second.quiz_enabled(-7) is True
+    assert second.record_quiz_answer("poll-2", 22, "李四", [0]) is True
+    assert second.record_quiz_answer("poll-2", 22, "李四", [1]) is True  # Telegram allows one answer: the first stays
+    sent, rows = second.quiz_standing(-7, 0)
+    assert sent == 2 and rows == [(22, "李四", 2, 1), (21, "张三", 1, 1)]  # as many right, more answered
+    assert second.quiz_standing(-8, 0) == (0, [])
+    assert second.quiz_standing(-7, time.time() + 60) == (0, [])
+    second.close()
+
+
+def test_a_version_2_file_gains_the_feedback_tables(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    old = sqlite3.connect(db)
+    old.executescript(store_module._SCHEMA)
+    old.execute("INSERT INTO subscriptions VALUES (3, '08:00', 'Asia/Shanghai', 1, NULL, 0)")
+    old.commit()
+    old.execute("PRAGMA user_version=2")
+    old.close()
+    upgraded = Store(db)
+    assert upgraded.subscription(3) is not None and upgraded.refusals(0) == []
+    assert upgraded._db.execute("PRAGMA user_version").fetchone()[0] == 3
+    upgraded.close()
