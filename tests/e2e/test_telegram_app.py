@@ -212,7 +212,7 @@ def assert_answer(reply: dict, must_bold: str = ANSWER_PART) -> None:
     assert any(must_bold in bold for bold in entity_texts(reply, "bold")), reply["text"]
     assert "出处：" in reply["text"]
     labels = [label for label, _ in inline_buttons(reply)]
-    assert labels == ["更多结果", "阅读全文"]
+    assert labels == ["更多结果", "阅读全文", "👍 有用", "👎 没用"]
     assert all(len(data.encode()) <= 64 for _, data in inline_buttons(reply))
 
 
@@ -227,7 +227,19 @@ async def settle(user: EmulatorClient, chat: int, seconds: float = 0.6) -> list[
 async def test_commands_registered_and_start(bot: Bot) -> None:
     commands = await bot.user.bot_commands()
     names = [c["command"] for c in commands]
-    assert set(names) == {"start", "help", "ask", "today", "daily", "sources", "reindex", "about"}
+    assert set(names) == {
+        "start",
+        "help",
+        "ask",
+        "today",
+        "daily",
+        "quiz",
+        "rank",
+        "sources",
+        "reindex",
+        "about",
+        "gaps",
+    }
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c["description"]) for c in commands)
     assert [(c["command"], c["description"]) for c in commands] == menu()  # the registry, in its order
     reply = await ask(bot.user, 1001, "/start")
