@@ -618,5 +618,7 @@ def gaps_saved(path: str) -> str:
     return f"已导出为评测格式：{path}"
 
 
-def gaps_weekly_head() -> str:
-    return "每周资料缺口汇总（发送 /gaps 30 看更长时间）"
+def gaps_weekly_head(first_part: str) -> str:
+    """The weekly summary to admins is the first part of /gaps under its own line; it stays within a message
+    because /gaps parts leave room for a label."""
+    return f"每周资料缺口汇总（发送 /gaps 可导出 .jsonl，/gaps 30 看 30 天）\n\n{first_part}"

@@ -397,14 +397,6 @@ class Store:
             )
             return True
 
-    def votes(self, query_id: str) -> tuple[int, int]:
-        """(up, down) for one answer."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(up), 0), COUNT(*) - COALESCE(SUM(up), 0) FROM votes WHERE query_id=?", (query_id,)
-            ).fetchone()
-        return int(row[0]), int(row[1])
-
     def log_refusal(self, chat_id: int | None, question: str, reason: str) -> None:
         now = time.time()
         with self._write() as db:

@@ -70,6 +70,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 EXCERPT_INTERVAL = "excerpt_interval"
+WEEKLY_GAPS = "weekly_gaps"
 CATCH_UP_DELAY = 5.0  # seconds after start-up before a missed daily excerpt is sent
 
 
@@ -124,6 +125,7 @@ def add_handlers(app: Application) -> None:
 async def _post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(name, text) for name, text in commands.menu()])
     restored = await restore_daily(app)
+    schedule_weekly_gaps(app)
     await resume_reindex(app)
     log.info("bot @%s ready; %d daily subscriptions restored", app.bot.username, restored)
 
@@ -475,6 +477,36 @@ async def on_gaps(turn: Turn, context: Context) -> None:
             caption=replies.gaps_file_caption(report.count),
             parse_mode=None,
         )
+
+
+def schedule_weekly_gaps(app: Application) -> None:
+    """Mondays at the default daily time: the bot admins get last week's gaps, if there were any."""
+    core = core_of(app)
+    if not core.settings.admin_ids:
+        return
+    at = time_of_day(Subscription(0, core.default_time, core.settings.timezone, True, None))
+    job_queue(app).run_daily(weekly_gaps_job, time=at, days=(0,), name=WEEKLY_GAPS)
+
+
+async def weekly_gaps_job(context: Context) -> None:
+    await send_weekly_gaps(context.bot, core_of(context))
+
+
+async def send_weekly_gaps(bot: Bot, core: Core) -> int:
+    """The /gaps text of the last 7 days to each bot admin who can be reached; how many got it."""
+    report = await asyncio.to_thread(core.gaps, "", HTML)
+    if not report.count:
+        return 0
+    sent = 0
+    for admin in core.settings.admin_ids:
+        try:
+            await bot.send_message(admin, replies.gaps_weekly_head(report.reply.texts[0]), parse_mode=ParseMode.HTML)
+            for text in report.reply.texts[1:]:
+                await bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+            sent += 1
+        except TelegramError as exc:  # an admin who never wrote to the bot cannot be written to
+            log.warning("weekly gaps summary not delivered to admin %s: %s", admin, exc)
+    return sent
 
 
 HANDLERS: dict[str, TurnHandler] = {"ask": on_ask, "daily": on_daily, "reindex": on_reindex, "gaps": on_gaps}

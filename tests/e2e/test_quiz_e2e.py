@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 
+from bot.chat.telegram_app import WEEKLY_GAPS, send_weekly_gaps
 from bot.retrieval.indexer import build_index
 from bot.retrieval.search import Searcher, SearchIndex
 from tests.conftest import SEED
@@ -141,6 +142,11 @@ async def test_votes_are_one_per_user_and_gaps_lists_and_exports_them(
     assert {(r["question"], r["kind"]) for r in rows} == {(QUESTION, "review"), (OFF_TOPIC, "outside")}
     assert all(r["gold"] == [] and r["id"].startswith("gap-") for r in rows)
     assert "帮带" in next(r["shown"] for r in rows if r["question"] == QUESTION)
+
+    assert bot.app.job_queue.get_jobs_by_name(WEEKLY_GAPS)  # Mondays; its callback, run now:
+    assert await send_weekly_gaps(bot.app.bot, bot.core) == 1
+    weekly = await user.wait_for_bot_message(ADMIN, lambda m: m["text"].startswith("每周资料缺口汇总"))
+    assert "共 2 个问题" in weekly["text"]
     commands = {c["command"]: c["description"] for c in await user.bot_commands()}
     assert {"quiz", "rank", "gaps"} <= set(commands) and "每日一题" in commands["quiz"]
 
