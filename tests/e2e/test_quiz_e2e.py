@@ -62,7 +62,7 @@ async def test_daily_quiz_in_a_group_answers_and_rank_survive_restart(
     first = await start_bot(settings, searcher, interval=0.5)
     user = first.user
     group = {"chat_type": "group", "chat_title": "第一党支部学习群"}
-    await user.send_text(GROUP, "/help", user_id=READER, first_name="王五", **group)
+    await ask(user, GROUP, "/help", user_id=READER, first_name="王五", **group)
     await user.set_chat_admins(GROUP, [LEADER], owner_id=LEADER)
     refused = await ask(user, GROUP, "/quiz on", user_id=READER, **group)
     assert refused["text"] == "只有群管理员可以设置本群的每日一题。"
