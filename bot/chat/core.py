@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from bot.chat import daily, replies
 from bot.chat.replies import Style
-from bot.chat.store import Store, Subscription
+from bot.chat.store import Store, StoreError, Subscription
 from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
 from bot.ingest.sandbox import Limits, load_file_limited
@@ -173,7 +172,7 @@ class Core:
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
         try:
             query_id = self.store.save_query(chat_id, question, hits)
-        except sqlite3.Error:  # a full disk costs the buttons, never the answer
+        except StoreError:  # a full disk costs the buttons, never the answer
             log.exception("could not store the hits behind an answer; replying without buttons")
             return Reply([text])
         buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 and not result.listing else []
@@ -223,7 +222,7 @@ class Core:
         shown, and the real error goes to the log."""
         try:
             passage = self.claim_excerpt(chat_id)
-        except sqlite3.Error:
+        except StoreError:
             log.exception("/today in chat %s: the excerpt could not be recorded; shown anyway", chat_id)
             passage = daily.unrecorded_excerpt(self.store, chat_id, self.view().rotation)
         if passage is None:

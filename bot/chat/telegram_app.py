@@ -97,7 +97,7 @@ def build_application(
     app: Application = (
         builder.rate_limiter(AIORateLimiter(max_retries=2)).build() if telegram_limits else builder.build()
     )
-    app.bot_data[CORE] = Core(settings, searcher, Store(settings.db_path))
+    app.bot_data[CORE] = Core(settings, searcher, Store(settings.store_target))
     app.bot_data[EXCERPT_INTERVAL] = excerpt_interval
     add_handlers(app)
     return app
@@ -294,7 +294,7 @@ async def on_ask(turn: Turn, context: Context) -> None:
 
 
 async def on_button(update: Update, context: Context) -> None:
-    """更多结果 / 阅读全文: the hit list comes from SQLite, so buttons keep working after a restart."""
+    """更多结果 / 阅读全文: the hit list comes from the store, so buttons keep working after a restart."""
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return
