@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     index_dir: Path = ROOT / "index"
     models_dir: Path = ROOT / "models"
     data_dir: Path = ROOT / "data"
+    database_url: str = ""  # the state store; empty: the SQLite file in data_dir (postgresql://… for replicas)
     embed_model: str = "multilingual-e5-small"
     embed_batch_size: int = 32
 
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "partybot.sqlite3"
+
+    @property
+    def store_target(self) -> str | Path:
+        """What `Store()` opens: `database_url` when set, else the embedded SQLite file."""
+        return self.database_url or self.db_path
 
 
 @lru_cache(maxsize=1)

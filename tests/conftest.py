@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from bot.model.encoder import Encoder, load_encoder
 from bot.model.provision import DEFAULT_MODEL_NAME, provision
 from bot.retrieval.indexer import build_index
 from bot.retrieval.search import Searcher, SearchIndex
+from tests.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "000_20fd8c739f8a3408.txt"
@@ -91,3 +93,18 @@ def seed_index(tmp_path_factory, seed_corpus, encoder) -> Path:
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index, encoder) -> Searcher:
     return Searcher(SearchIndex.load(seed_index), encoder)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """The state store's target on each backend: an SQLite file path, or the URL of a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "partybot.sqlite3"
+    return request.getfixturevalue("postgres").create_database()

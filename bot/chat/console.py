@@ -138,7 +138,7 @@ def run_console(settings: Settings, stdin: TextIO | None = None, stdout: TextIO 
     except IndexMissing as exc:
         print(exc, file=sys.stderr)
         return 1
-    store = Store(settings.db_path)
+    store = Store(settings.store_target)
     session = ConsoleSession(Core(settings, searcher, store), stdout)
     interactive = stdin.isatty()
     print(replies.console_hint(), file=stdout, flush=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -22,7 +21,7 @@ from pathlib import Path
 from bot.chat import daily, replies
 from bot.chat.gaps import Gap, Why, to_jsonl, topics
 from bot.chat.replies import Style
-from bot.chat.store import Store, Subscription
+from bot.chat.store import Store, StoreError, Subscription
 from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
 from bot.ingest.sandbox import Limits, load_file_limited
@@ -197,7 +196,7 @@ class Core:
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
         try:
             query_id = self.store.save_query(chat_id, question, hits)
-        except sqlite3.Error:  # a full disk costs the buttons, never the answer
+        except StoreError:  # a full disk costs the buttons, never the answer
             log.exception("could not store the hits behind an answer; replying without buttons")
             return Reply([text])
         buttons = [Button(replies.BUTTON_MORE, "more", query_id)] if len(hits) > 1 and not result.listing else []
@@ -212,7 +211,7 @@ class Core:
         """For /gaps; a full disk costs the record, never the reply."""
         try:
             self.store.log_refusal(chat_id, question, reason)
-        except sqlite3.Error:
+        except StoreError:
             log.exception("could not record a refused question")
 
     # ------------------------------------------------------------------ feedback and gaps
@@ -220,7 +219,7 @@ class Core:
         """👍/👎 under an answer: one vote per user per answer, stored with the question and its hits."""
         try:
             changed = self.store.vote(query_id, user_id, up)
-        except sqlite3.Error:
+        except StoreError:
             log.exception("could not record a vote on %s", query_id)
             return replies.vote_failed()
         return replies.expired() if changed is None else replies.vote_thanks(up, changed)
@@ -319,7 +318,7 @@ class Core:
         shown, and the real error goes to the log."""
         try:
             passage = self.claim_excerpt(chat_id)
-        except sqlite3.Error:
+        except StoreError:
             log.exception("/today in chat %s: the excerpt could not be recorded; shown anyway", chat_id)
             passage = daily.unrecorded_excerpt(self.store, chat_id, self.view().rotation)
         if passage is None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import sqlite3
 import unicodedata
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.chat.store import Store, Subscription
+from bot.chat.store import Store, StoreError, Subscription
 from bot.retrieval.passages import Passage
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def unrecorded_excerpt(store: Store, chat_id: int, ordered: list[Passage]) -> Pa
         return None
     try:
         passage_id = store.peek_excerpt(chat_id, [p.passage_id for p in ordered])
-    except sqlite3.Error:
+    except StoreError:
         log.exception("excerpt history of chat %s unreadable; showing the newest excerpt", chat_id)
         return ordered[0]
     return next((p for p in ordered if p.passage_id == passage_id), ordered[0])

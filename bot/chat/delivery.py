@@ -5,7 +5,7 @@ A channel hands over a `Send` that translates its own errors: `RateLimited` (wai
 and `Rejected` (Telegram refuses this very message: resending can never work, so the next excerpt goes
 instead and the admins are told). Any other exception gives the excerpt back and propagates.
 
-Each delivery is an outbox row in SQLite (`Store.claim_delivery`), claimed → sending → settled, each step
+Each delivery is an outbox row in the store (`Store.claim_delivery`), claimed → sending → settled, each step
 committed before the next. After a kill -9 a `claimed` row is sent as it was, and a `sending` row counts as
 delivered because the message may have arrived. So a restart never sends a chat a second excerpt the same
 day and never silently drops a claimed one; the price of "at most once" is that a kill between `sending`
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Protocol
@@ -26,7 +25,7 @@ from typing import Protocol
 from bot.chat import replies
 from bot.chat.daily import local_day
 from bot.chat.replies import Style
-from bot.chat.store import DeliveryState, Store
+from bot.chat.store import DeliveryState, Store, StoreError
 from bot.faults import crash_point
 from bot.retrieval.passages import Passage
 
@@ -42,7 +41,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # not subscribed, today's excerpt already settled, or one is on its way already
     EMPTY = "empty"  # nothing in the corpus to excerpt
     UNSUBSCRIBED = "unsubscribed"  # the chat is gone or blocked the bot
-    FAILED = "failed"  # still failing after SEND_ATTEMPTS, every excerpt tried refused, or SQLite failed
+    FAILED = "failed"  # still failing after SEND_ATTEMPTS, every excerpt tried refused, or the store failed
 
 
 class RateLimited(Exception):
@@ -87,14 +86,14 @@ async def deliver_daily(
 ) -> Outcome:
     """In daily mode a chat gets at most one excerpt per local day, so a catch-up after a restart and the
     regular job never both deliver; one delivery per chat at a time in this process. `admins` hear about
-    excerpts Telegram refused. SQLite is only ever called from worker threads."""
+    excerpts Telegram refused. The store is only ever called from worker threads."""
     key = (id(excerpts.store), chat_id)
     if key in _in_flight:
         return Outcome.SKIPPED
     _in_flight.add(key)
     try:
         return await _deliver(send, excerpts, chat_id, style, daily, now, admins)
-    except sqlite3.Error:
+    except StoreError:
         log.exception("daily excerpt to %s: its state could not be read or written; the next run tries again", chat_id)
         return Outcome.FAILED
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from telegram.ext import Application
 from bot.chat import replies
 from bot.chat.core import Core
 from bot.chat.replies import HTML
+from bot.chat.store import StoreError
 from bot.chat.telegram_io import Context, Turn, core_of, typing
 from bot.ingest.corpus_files import safe_filename
 from bot.retrieval.indexer import BuildCancelled
@@ -102,7 +102,7 @@ async def reindex_with_progress(core: Core, status: Message | None) -> None:
         progress.update(done=done, total=total)
 
     if status is not None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(StoreError):
             await asyncio.to_thread(core.store.begin_reindex, status.chat_id, status.message_id)
     watcher = asyncio.create_task(_show_progress(status, progress)) if status is not None else None
     try:
@@ -120,7 +120,7 @@ async def reindex_with_progress(core: Core, status: Message | None) -> None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(StoreError):
             await asyncio.to_thread(core.store.end_reindex)
         core.end_reindex()
     if status is not None:

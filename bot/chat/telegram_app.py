@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import sqlite3
 import sys
 import warnings
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from bot.chat.core import Core, Reply, parse_button
 from bot.chat.daily import missed_today, time_of_day
 from bot.chat.delivery import Outcome, RateLimited, Rejected, Send, Transient, Unreachable
 from bot.chat.replies import HTML
-from bot.chat.store import Store, Subscription
+from bot.chat.store import Store, StoreError, Subscription
 from bot.chat.telegram_admin import on_document, on_reindex, resume_reindex
 from bot.chat.telegram_io import (
     CORE,
@@ -101,7 +100,7 @@ def build_application(
     app: Application = (
         builder.rate_limiter(AIORateLimiter(max_retries=2)).build() if telegram_limits else builder.build()
     )
-    app.bot_data[CORE] = Core(settings, searcher, Store(settings.db_path))
+    app.bot_data[CORE] = Core(settings, searcher, Store(settings.store_target))
     app.bot_data[EXCERPT_INTERVAL] = excerpt_interval
     add_handlers(app)
     return app
@@ -300,7 +299,7 @@ async def on_ask(turn: Turn, context: Context) -> None:
 
 
 async def on_button(update: Update, context: Context) -> None:
-    """更多结果 / 阅读全文: the hit list comes from SQLite, so buttons keep working after a restart."""
+    """更多结果 / 阅读全文: the hit list comes from the store, so buttons keep working after a restart."""
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return
@@ -451,7 +450,7 @@ async def send_quiz(bot: Bot, core: Core, chat_id: int) -> None:
             await asyncio.to_thread(
                 core.store.save_quiz_poll, message.poll.id, chat_id, message.message_id, quiz.passage_id, quiz.correct
             )
-    except (TelegramError, sqlite3.Error):
+    except (TelegramError, StoreError):
         log.exception("daily quiz to chat %s not sent or not recorded", chat_id)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.store import StoreError
 from tests.conftest import ROOT
 from tests.e2e.test_telegram_app import (  # noqa: F401  (fixtures)
     ADMIN,
@@ -131,14 +132,14 @@ async def test_a_paragraph_without_chinese_stops_is_split_and_today_fits(admin_b
 
 
 async def test_answers_survive_a_full_disk(admin_bot: Bot, caplog, record) -> None:
-    db = admin_bot.core.store._db  # SQLITE_FULL on the bot's own connection, as on a full data disk
+    db = admin_bot.core.store._engine.raw_connection().driver_connection  # SQLITE_FULL on the bot's own connection
     db.execute("CREATE TABLE ballast (b BLOB)")
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     db.execute(f"PRAGMA max_page_count={pages}")
     with pytest.raises(sqlite3.OperationalError, match="full"):
         for _ in range(10_000):
             db.execute("INSERT INTO ballast VALUES (zeroblob(1000))")
-    with pytest.raises(sqlite3.OperationalError, match="full"):  # the free room left in the table's own pages
+    with pytest.raises(StoreError, match="full"):  # the free room left in the table's own pages
         for _ in range(10_000):
             admin_bot.core.store.save_query(None, QUESTION, [])
     reply = await ask(admin_bot.user, 1104, QUESTION)

@@ -1,4 +1,8 @@
-"""bot.chat.store: what must survive a restart — subscriptions, excerpt history, the hit lists behind buttons."""
+"""bot.chat.store: what must survive a restart — subscriptions, excerpt history, the hit lists behind buttons.
+
+Every test that is not about SQLite's own file runs on both backends (`database`: an SQLite path or a fresh
+PostgreSQL database of the throwaway cluster).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,26 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from bot.chat import store as store_module
-from bot.chat.store import Delivery, DeliveryState, Store
+from bot.chat.store import Delivery, DeliveryState, Store, StoreError
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db(database: str | Path) -> str | Path:
+    return database
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Path:
     return tmp_path / "data" / "partybot.sqlite3"
+
+
+def sqlite_connection(store: Store) -> sqlite3.Connection:
+    """The store's own SQLite connection (one per store): a pragma such as max_page_count is per connection."""
+    return store._engine.raw_connection().driver_connection
 
 
 @pytest.fixture
@@ -40,7 +56,7 @@ def test_subscription_lifecycle(store: Store) -> None:
     assert older.last_day == "2025-03-05"  # the settled day never moves backwards
 
 
-def test_subscriptions_persist(db: Path) -> None:
+def test_subscriptions_persist(db: str | Path) -> None:
     first = Store(db)
     first.subscribe(-100, "08:00", "Asia/Shanghai")
     first.subscribe(7, "09:15", "Europe/Berlin")
@@ -64,7 +80,7 @@ def test_excerpt_rotation_rounds_and_release(store: Store) -> None:
     assert store.claim_excerpt(5, []) is None
 
 
-def test_excerpt_history_survives_restart(db: Path) -> None:
+def test_excerpt_history_survives_restart(db: str | Path) -> None:
     first = Store(db)
     assert first.claim_excerpt(9, ["a", "b", "c"]) == "a"
     first.close()
@@ -92,7 +108,7 @@ def test_concurrent_claims_never_repeat(store: Store) -> None:
     assert sorted(claimed) == sorted(ids)
 
 
-def test_queries_roundtrip_and_persist(db: Path) -> None:
+def test_queries_roundtrip_and_persist(db: str | Path) -> None:
     first = Store(db)
     hits = [("p1", "a.txt#0"), ("p2", "a.txt#1")]
     query_id = first.save_query(42, "问题？", hits)
@@ -124,8 +140,8 @@ def fill_to_the_brim(store: Store, chat_id: int) -> None:
     the last pages of `excerpts`. They belong to chat_id - 1 and sort just before a first excerpt of
     `chat_id`, which therefore has no room either (so `chat_id` must have no excerpts and be the largest id).
     """
-    db = store._db  # the pragma is per connection
-    with store._lock:
+    db = sqlite_connection(store)
+    with store._dialect.serial:
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count={pages}")
         n = 0
@@ -142,13 +158,14 @@ def fill_to_the_brim(store: Store, chat_id: int) -> None:
                 n += 1
 
 
-def test_a_failed_write_reports_its_own_error_and_the_store_lives_on(store: Store) -> None:
+def test_a_failed_write_reports_its_own_error_and_the_store_lives_on(sqlite_file: Path) -> None:
     """SQLite rolls back by itself on SQLITE_FULL; a second ROLLBACK must not hide why the write failed."""
+    store = Store(sqlite_file)
     fill_to_the_brim(store, 5)
-    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+    with pytest.raises(StoreError, match="database or disk is full"):
         store.claim_excerpt(5, ["a", "b"])
     assert store.peek_excerpt(5, ["a", "b"]) == "a"  # reading still works, and nothing half-written shows
-    store._db.execute("PRAGMA max_page_count=1073741823")  # space again
+    sqlite_connection(store).execute("PRAGMA max_page_count=1073741823")  # space again
     assert store.claim_excerpt(5, ["a", "b"]) == "a"
 
 
@@ -187,22 +204,66 @@ def test_a_claimed_passage_that_left_the_corpus_is_replaced(store: Store) -> Non
     assert store.claim_delivery(4, [], "2025-03-01") is None and store.delivery(4) is None
 
 
-def test_outbox_survives_restart_and_a_version_1_file_upgrades(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    old = sqlite3.connect(db)
-    old.executescript(store_module._SCHEMA.split("CREATE TABLE IF NOT EXISTS deliveries")[0])
-    old.execute("PRAGMA user_version=1")
+VERSION_1 = """
+CREATE TABLE subscriptions (chat_id INTEGER PRIMARY KEY, time TEXT NOT NULL, timezone TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1, last_day TEXT, updated_at REAL NOT NULL);
+CREATE TABLE excerpts (chat_id INTEGER NOT NULL, round INTEGER NOT NULL, passage_id TEXT NOT NULL,
+    sent_at REAL NOT NULL, PRIMARY KEY (chat_id, round, passage_id));
+CREATE TABLE queries (id TEXT PRIMARY KEY, chat_id INTEGER, question TEXT NOT NULL, hits TEXT NOT NULL,
+    created_at REAL NOT NULL);
+CREATE INDEX queries_created ON queries (created_at);
+INSERT INTO subscriptions VALUES (8, '08:00', 'Asia/Shanghai', 1, '2025-02-28', 0);
+INSERT INTO excerpts VALUES (8, 0, 'a', 1.0);
+PRAGMA user_version=1;
+"""
+
+
+def head_revision(store: Store) -> str | None:
+    with store._engine.connect() as conn:
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def test_outbox_survives_restart_and_a_version_1_file_upgrades(sqlite_file: Path) -> None:
+    """A file written before deliveries existed (SQLite user_version 1) is adopted with its rows, then migrated."""
+    sqlite_file.parent.mkdir(parents=True)
+    old = sqlite3.connect(sqlite_file)
+    old.executescript(VERSION_1)
     old.close()
-    first = Store(db)
-    assert first.claim_delivery(8, ["a", "b"], "2025-03-01") == "a"
+    first = Store(sqlite_file)
+    assert first.subscription(8).last_day == "2025-02-28" and first.excerpt_history(8) == [(0, "a")]
+    assert first.claim_delivery(8, ["a", "b"], "2025-03-01") == "b"
     first.close()
-    second = Store(db)
-    assert second.delivery(8) == Delivery(8, "2025-03-01", "a", DeliveryState.CLAIMED)
-    assert second._db.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+    second = Store(sqlite_file)
+    assert second.delivery(8) == Delivery(8, "2025-03-01", "b", DeliveryState.CLAIMED)
+    newest = ScriptDirectory(str(store_module.MIGRATIONS)).get_current_head()
+    assert newest is not None and head_revision(second) == newest
     second.close()
 
 
-# --------------------------------------------------------------------------- schema 3: feedback and quizzes
+def test_migrations_run_once_when_processes_start_together(db: str | Path) -> None:
+    """Replicas start at the same moment: the migration lock lets one migrate and the others find it done."""
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            opened.append(Store(db))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(opened) == 4
+    assert opened[0].subscribe(1, "08:00", "Asia/Shanghai").enabled
+    assert all(s.subscription(1) is not None for s in opened)
+    for s in opened:
+        s.close()
+
+
+# --------------------------------------------------------------------------- feedback, gaps and the daily quiz
 
 
 def test_one_vote_per_user_per_answer_and_the_latest_counts(store: Store) -> None:
@@ -230,10 +291,11 @@ def test_refusals_are_kept_newest_first_and_pruned(store: Store, monkeypatch) ->
     assert [r[1] for r in store.refusals(0)] == ["新问题"]
 
 
-def test_quiz_switch_answers_and_standing_survive_a_restart(db: Path) -> None:
+def test_quiz_switch_answers_and_standing_survive_a_restart(db: str | Path) -> None:
     first = Store(db)
     assert first.quiz_enabled(-7) is False
-    assert first.set_quiz(-7, True) is True and first.set_quiz(-7, True) is False
+    first.set_quiz(-7, True)
+    first.set_quiz(-7, True)
     first.save_quiz_poll("poll-1", -7, 100, "p1", correct=2)
     first.save_quiz_poll("poll-2", -7, 101, "p2", correct=0)
     assert first.record_quiz_answer("poll-1", 21, "张三", [2]) is True
@@ -249,17 +311,3 @@ def test_quiz_switch_answers_and_standing_survive_a_restart(db: Path) -> None:
     assert second.quiz_standing(-8, 0) == (0, [])
     assert second.quiz_standing(-7, time.time() + 60) == (0, [])
     second.close()
-
-
-def test_a_version_2_file_gains_the_feedback_tables(db: Path) -> None:
-    db.parent.mkdir(parents=True)
-    old = sqlite3.connect(db)
-    old.executescript(store_module._SCHEMA)
-    old.execute("INSERT INTO subscriptions VALUES (3, '08:00', 'Asia/Shanghai', 1, NULL, 0)")
-    old.commit()
-    old.execute("PRAGMA user_version=2")
-    old.close()
-    upgraded = Store(db)
-    assert upgraded.subscription(3) is not None and upgraded.refusals(0) == []
-    assert upgraded._db.execute("PRAGMA user_version").fetchone()[0] == 3
-    upgraded.close()
