@@ -29,10 +29,13 @@ def measure(index_dir: Path) -> dict:
     outcomes = [make_quiz(p, bank) for p in excerpts]
     seconds = time.perf_counter() - started
     quizzes = [q for q in outcomes if isinstance(q, Quiz)]
+    by_id = {p.passage_id: p for p in excerpts}
+    single = sum(q.stated(by_id[q.passage_id].text) == [q.correct] for q in quizzes)
     return {
         "passages": len(passages),
         "excerpts": len(excerpts),
         "quizzes": len(quizzes),
+        "single_stated_option": single,  # quizzes whose excerpt states exactly one option, the right one
         "by_kind": dict(Counter(str(q.kind) for q in quizzes)),
         "options": dict(Counter(len(q.options) for q in quizzes)),
         "rejected": dict(Counter(str(o) for o in outcomes if not isinstance(o, Quiz))),
@@ -57,7 +60,8 @@ def main() -> None:
         return
     for name, r in results.items():
         print(
-            f"{name}: {r['excerpts']} excerpts → {r['quizzes']} days of quizzes {r['by_kind']}, "
+            f"{name}: {r['excerpts']} excerpts → {r['quizzes']} days of quizzes {r['by_kind']} "
+            f"({r['single_stated_option']} with exactly one option the excerpt states), "
             f"options {r['options']}; no quiz {r['rejected']}; {r['seconds']} s"
         )
 

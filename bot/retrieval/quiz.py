@@ -42,15 +42,14 @@ QUESTION_HEAD = "每日一题：据今天的摘录填空——"
 EXPLANATION_HEAD = "原文："
 
 _UNITS = sorted(
-    """个 名 人 户 次 人次 户次 元 元钱 万元 亿元 亩 公里 千米 米 平方米 立方米 盏 眼 册 件 套 份 项 条 家 所 处 座 场
-    期 篇 吨 斤 公斤 张 台 辆 批 支 位 节 天 小时 % 倍 株 棵 头 只 本 种 类 组 支队 间 栋 袋 箱 笔 部 门 轮 岁 分 片 块
-    幅 封 首 堂 课 周 平方公里 千瓦 度 趟 份 单 桩 辆次 人次 万人 万户 万亩 万册 万斤 万人次""".split(),
-    key=len,
-    reverse=True,
+    set(
+        """个 名 人 户 次 人次 户次 元 元钱 亩 公里 千米 米 平方米 立方米 盏 眼 册 件 套 份 项 条 家 所 处 座 场
+        场次 期 篇 吨 斤 公斤 张 台 辆 辆次 批 支 位 节 天 小时 分钟 个月 % 倍 株 棵 头 只 本 种 类 组 间 栋 袋 箱 笔 部
+        门 轮 岁 分 片 块 幅 封 首 堂 课 周 平方公里 千瓦 度 趟 单 桩""".split()
+    ),
+    key=lambda unit: (-len(unit), unit),  # longest first: 6分钟 is minutes, not a score of 6
 )
-_FIGURE = re.compile(
-    r"(?<![\d.第])(\d+(?:\.\d+)?)(万|亿)?(余|多)?(" + "|".join(map(re.escape, set(_UNITS))) + ")",
-)
+_FIGURE = re.compile(r"(?<![\d.第])(\d+(?:\.\d+)?)(万|亿)?(余|多)?(" + "|".join(map(re.escape, _UNITS)) + ")")
 _QUOTED = re.compile(r"“([^“”\n]{2,12})”")
 _NUMBER_LIKE = re.compile(r"[\d一二三四五六七八九十两百千]")
 _PUNCT = re.compile(r"[，。；、！？：,;:!?]")
@@ -79,9 +78,11 @@ class Quiz:
     sentence: str  # the excerpt's text the question was made from (a whole sentence or a window of it)
     answer: str
 
-    def filled(self, option: int) -> str:
-        """The question's sentence with an option in its blank: the excerpt contains it for the right one only."""
-        return self.sentence.replace(BLANK, self.options[option], 1)
+    def stated(self, text: str) -> list[int]:
+        """The options that, put in the blank, make words `text` contains: for a good quiz and its excerpt,
+        exactly the right one."""
+        blanked = self.question.removeprefix(QUESTION_HEAD)
+        return [i for i, option in enumerate(self.options) if blanked.replace(BLANK, option).strip(ELLIPSIS) in text]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from telegram.constants import PollLimit
 
@@ -55,7 +59,7 @@ def test_every_seed_quiz_has_exactly_one_option_the_excerpt_states(made, seed_pa
         blanked = q.question.removeprefix(quiz.QUESTION_HEAD)
         filled = [blanked.replace(BLANK, option).strip("…") for option in q.options]
         stated = [i for i, text in enumerate(filled) if text in passage.text]
-        assert stated == [q.correct], (q.question, q.options)
+        assert stated == [q.correct] == q.stated(passage.text), (q.question, q.options)
         for i in set(range(len(q.options))) - {q.correct}:
             assert not any(filled[i] in text for text in articles.values()), "no article states a wrong option"
         assert len(q.question) <= PollLimit.MAX_QUESTION_LENGTH
@@ -92,3 +96,24 @@ def test_a_place_blank_needs_an_anchor_no_wrong_place_shares() -> None:
         article("d", "梁山县", "梁山县组建“第一书记联盟”。"),
     ]
     assert make_quiz(own, Bank.of([own, *others])) in (Rejection.FEW_OPTIONS, Rejection.AMBIGUOUS)
+
+
+def test_the_same_quizzes_in_every_process() -> None:
+    """Nothing may hang on Python's per-process string hashing: a restarted bot asks the same question."""
+    script = (
+        "from bot.chat.daily import rotation; from bot.ingest import load_corpus; "
+        "from bot.retrieval.passages import build_passages; from bot.retrieval.quiz import Bank, make_quiz; "
+        f"ps = build_passages(load_corpus(__import__('pathlib').Path({str(SEED.parent)!r}))[0]); b = Bank.of(ps); "
+        "print([repr(make_quiz(p, b)) for p in rotation(ps)])"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(runs) == 1 and "Quiz(" in runs.pop()
