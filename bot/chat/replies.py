@@ -372,7 +372,7 @@ def help_text(style: Style, commands: Sequence[tuple[str, str]], console: bool =
         lines += [
             "",
             "群聊中：只回答 /ask、@我 或回复我的消息，其余聊天不打扰。",
-            "回答下方的按钮：“更多结果”看其他相关段落，“阅读全文”看整篇文章。",
+            "回答下方的按钮：“更多结果”看其他相关段落，“阅读全文”看整篇文章；👍/👎 告诉我们回答有没有用。",
         ]
     return "\n".join(lines)
 
