@@ -65,6 +65,7 @@ class Rejection(StrEnum):
     NO_CANDIDATE = "no_candidate"  # nothing to blank: no figure, quoted term or county in the excerpt
     AMBIGUOUS = "ambiguous"  # something to blank, but no way to blank it with exactly one right option
     FEW_OPTIONS = "few_options"  # unambiguous, but the corpus has too few wrong options of the same kind
+    TOO_LONG = "too_long"  # the answer or the quoted sentence would not fit Telegram's limits
 
 
 @dataclass(frozen=True)
@@ -91,19 +92,20 @@ class Figure:
     unit: str  # magnitude and measure: 万户, 盏, %
     start: int  # of the digits within their text
     end: int
+    written: str  # as the text has it: 600余万元
 
 
 def figures(text: str) -> list[Figure]:
-    return [Figure(m[1], (m[2] or "") + m[4], m.start(1), m.end(1)) for m in _FIGURE.finditer(text)]
+    return [Figure(m[1], (m[2] or "") + m[4], m.start(1), m.end(1), m[0]) for m in _FIGURE.finditer(text)]
 
 
 def quoted_terms(text: str) -> list[tuple[str, int, int]]:
     return [(m[1], m.start(1), m.end(1)) for m in _QUOTED.finditer(text) if not _PUNCT.search(m[1])]
 
 
-def _shape(term: str) -> tuple[bool, int]:
-    """Terms look alike when both count something (“四个一”, “3+1”) or neither does, at a similar length."""
-    return bool(_NUMBER_LIKE.search(term)), len(term)
+def _counts(term: str) -> bool:
+    """Terms look alike when both count something (“四个一”, “3+1”) or neither does (and their lengths are near)."""
+    return bool(_NUMBER_LIKE.search(term))
 
 
 @dataclass
@@ -205,36 +207,33 @@ def _quiz(kind: Kind, blank: _Blank, passage: Passage, bank: Bank, rng: random.R
     answer = blank.answer
     window, start = _window(blank.sentence, blank.start, blank.end)
     question_text = window[:start] + BLANK + window[start + len(answer) :]
-    if _occurs(answer, question_text, kind) or len(answer) > OPTION_CHARS:
-        return Rejection.AMBIGUOUS  # the answer shows elsewhere in the question, or it cannot be an option
+    if _occurs(answer, question_text, kind):
+        return Rejection.AMBIGUOUS  # the answer shows elsewhere in the question
+    question = QUESTION_HEAD + question_text
+    explanation = f"{EXPLANATION_HEAD}“{window}”"
+    if len(answer) > OPTION_CHARS or len(question) > QUESTION_CHARS or len(explanation) > EXPLANATION_CHARS:
+        return Rejection.TOO_LONG
     aid = passage.article_id
     article = bank.articles.get(aid, passage.text)
     left = window[max(0, start - CONTEXT_CHARS) : start]
     right = window[start + len(answer) : start + len(answer) + CONTEXT_CHARS]
-    pool: list[str] | None
     if kind is Kind.FIGURE:
-        pool = _figure_pool(blank, aid, bank)
+        pool = [(o, True) for o in _figure_pool(blank, aid, bank)]
     elif kind is Kind.TERM:
-        pool = _term_pool(answer, aid, bank)
+        pool = [(o, True) for o in _term_pool(answer, aid, bank)]
     else:
         pool = _place_pool(blank, passage, question_text, bank)
-    if pool is None:
-        return Rejection.AMBIGUOUS
-    candidates = [o for o in pool if o != answer and o not in answer and answer not in o]
+    candidates = [(o, clean) for o, clean in pool if o != answer and o not in answer and answer not in o]
     wrong = [
         o
-        for o in candidates
-        if not _occurs(o, article, kind) and f"{left}{o}{right}" not in bank.corpus and len(o) <= OPTION_CHARS
+        for o, clean in candidates
+        if clean and not _occurs(o, article, kind) and f"{left}{o}{right}" not in bank.corpus and len(o) <= OPTION_CHARS
     ]
     wrong = list(dict.fromkeys(wrong))[:WRONG_OPTIONS]
     if len(wrong) < MIN_WRONG:
-        return Rejection.AMBIGUOUS if len(set(candidates)) >= MIN_WRONG else Rejection.FEW_OPTIONS
+        return Rejection.AMBIGUOUS if len({o for o, _ in candidates}) >= MIN_WRONG else Rejection.FEW_OPTIONS
     options = [answer, *wrong]
     rng.shuffle(options)
-    question = QUESTION_HEAD + question_text
-    explanation = _quote(window)
-    if len(question) > QUESTION_CHARS or explanation is None:
-        return Rejection.AMBIGUOUS
     return Quiz(passage.passage_id, kind, question, tuple(options), options.index(answer), explanation, window, answer)
 
 
@@ -267,11 +266,6 @@ def _window(sentence: str, start: int, end: int) -> tuple[str, int]:
     return head + sentence[lo:hi].rstrip("，；") + tail, start - lo + len(head)
 
 
-def _quote(window: str) -> str | None:
-    text = f"{EXPLANATION_HEAD}“{window}”"
-    return text if len(text) <= EXPLANATION_CHARS else None
-
-
 def _figure_pool(blank: _Blank, aid: str, bank: Bank) -> list[str]:
     """Same unit, other articles; same style (decimals or not) first, then nearest in magnitude."""
     answer = float(blank.answer)
@@ -285,21 +279,21 @@ def _figure_pool(blank: _Blank, aid: str, bank: Bank) -> list[str]:
 
 
 def _term_pool(answer: str, aid: str, bank: Bank) -> list[str]:
-    counts, length = _shape(answer)
-    terms = [t for t, aids in bank.terms.items() if aids - {aid} and _shape(t)[0] == counts]
+    counts, length = _counts(answer), len(answer)
+    terms = [t for t, aids in bank.terms.items() if aids - {aid} and _counts(t) == counts]
     return sorted(
         (t for t in terms if abs(len(t) - length) <= 2),
         key=lambda t: (abs(len(t) - length), hashlib.sha1(t.encode()).digest()),
     )
 
 
-def _place_pool(blank: _Blank, passage: Passage, question_text: str, bank: Bank) -> list[str] | None:
-    """Other counties of the corpus, written the way the excerpt writes its own (full or short); None when
-    the sentence has no anchor that tells its county from the others."""
+def _place_pool(blank: _Blank, passage: Passage, question_text: str, bank: Bank) -> list[tuple[str, bool]]:
+    """Other counties of the corpus, written the way the excerpt writes its own (full or short), each with
+    whether it is a clean wrong option: its articles share none of the sentence's anchors (quoted terms and
+    figures, what tells this county's statement from another's) and the excerpt's article does not name it.
+    A sentence without an anchor has no clean wrong option."""
     anchors = [t for t, _, _ in quoted_terms(question_text)]
-    anchors += [question_text[f.start : f.end] + f.unit for f in figures(question_text)]
-    if not anchors:
-        return None
+    anchors += [f.written for f in figures(question_text)]
     named = bank.counties_named(passage.article_id)
     full = blank.answer == blank.unit
     pool = []
@@ -310,11 +304,9 @@ def _place_pool(blank: _Blank, passage: Passage, question_text: str, bank: Bank)
         return province != passage.province, hashlib.sha1(f"{passage.passage_id}{county}".encode()).digest()
 
     for county in sorted(bank.counties, key=nearby_first):
-        aids = bank.counties[county]
-        if county == passage.county or county in named:
+        if county == passage.county:
             continue
-        if any(anchor in bank.articles[a] for a in aids for anchor in anchors):
-            continue
-        shown = county if full else short_form(county) or county
-        pool.append(shown)
+        shared = any(anchor in bank.articles[a] for a in bank.counties[county] for anchor in anchors)
+        clean = bool(anchors) and not shared and county not in named
+        pool.append((county if full else short_form(county) or county, clean))
     return pool

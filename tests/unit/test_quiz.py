@@ -86,16 +86,19 @@ def test_no_quiz_without_anything_to_blank() -> None:
 
 
 def test_a_place_blank_needs_an_anchor_no_wrong_place_shares() -> None:
+    """Counties whose articles state the sentence's figure are not wrong options; without two others, no quiz."""
+
     def article(aid: str, county: str, text: str) -> Passage:
         return Passage(f"p{aid}", aid, "标题", county, "2024-01-01", "", "s", 0, text, county=county, province="山东省")
 
-    own = article("a", "金乡县", "金乡县推行“积分超市”，每月兑换一次。")
-    others = [
-        article("b", "嘉祥县", "嘉祥县也推行“积分超市”。"),
-        article("c", "汶上县", "汶上县办起“积分超市”。"),
-        article("d", "梁山县", "梁山县组建“第一书记联盟”。"),
-    ]
-    assert make_quiz(own, Bank.of([own, *others])) in (Rejection.FEW_OPTIONS, Rejection.AMBIGUOUS)
+    own = article("a", "金乡县", "金乡县建成积分超市18个。")
+    sharing = [article("b", "嘉祥县", "嘉祥县建成积分超市18个。"), article("c", "汶上县", "汶上县也有积分超市18个。")]
+    clean = [article("d", "梁山县", "梁山县组建第一书记联盟。"), article("e", "鱼台县", "鱼台县推行红色物业。")]
+    made = make_quiz(own, Bank.of([own, *sharing, *clean]))
+    assert isinstance(made, Quiz) and made.kind is Kind.PLACE
+    assert set(made.options) == {"金乡县", "梁山县", "鱼台县"} and made.options[made.correct] == "金乡县"
+    assert made.question.endswith(f"{BLANK}建成积分超市18个。")
+    assert make_quiz(own, Bank.of([own, *sharing, clean[0]])) is Rejection.AMBIGUOUS
 
 
 def test_the_same_quizzes_in_every_process() -> None:
