@@ -610,6 +610,10 @@ def gaps(found: Sequence[Topic], days: int, style: Style) -> list[str]:
     return number_parts(pack(blocks, joiner="\n"), style)
 
 
+def gaps_private_only() -> str:
+    return "资料缺口里有各个聊天成员的提问，请私聊我发送 /gaps 查看。"
+
+
 def gaps_file_caption(count: int) -> str:
     return f"{count} 个问题，评测格式（.jsonl）：补充文章后填上 gold，即可用 python -m bot eval 当作测试题。"
 

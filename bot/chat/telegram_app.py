@@ -465,7 +465,11 @@ async def on_poll_answer(update: Update, context: Context) -> None:
 
 
 async def on_gaps(turn: Turn, context: Context) -> None:
-    """The grouped text, then the questions as a .jsonl file in the eval format."""
+    """The grouped text, then the questions as a .jsonl file in the eval format; only in private, for the
+    questions are other members'."""
+    if turn.chat.type != ChatType.PRIVATE:
+        await send_reply(context, turn.chat.id, Reply([replies.gaps_private_only()]), turn.reply_to)
+        return
     report = await asyncio.to_thread(core_of(context).gaps, turn.argument, HTML)
     await send_reply(context, turn.chat.id, report.reply, turn.reply_to)
     if report.jsonl:

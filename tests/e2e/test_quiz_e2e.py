@@ -133,6 +133,8 @@ async def test_votes_are_one_per_user_and_gaps_lists_and_exports_them(
 
     denied = await ask(user, chat, "/gaps", user_id=MEMBER)
     assert "只有管理员可以查看资料缺口" in denied["text"]
+    in_group = await ask(user, GROUP, "/gaps", user_id=ADMIN, chat_type="group")
+    assert "请私聊我发送 /gaps" in in_group["text"]
     gaps = await ask(user, ADMIN, "/gaps", user_id=ADMIN)
     assert "最近 7 天的资料缺口" in gaps["text"] and "共 2 个问题" in gaps["text"]
     assert OFF_TOPIC[:30] in gaps["text"] and QUESTION in gaps["text"]
