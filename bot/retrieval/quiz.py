@@ -9,8 +9,8 @@ from the excerpt's article and must not fit the blank anywhere else in the corpu
 needs an anchor (a quoted term or a figure) that no wrong place's articles share. When a candidate fails,
 the next is tried; when all fail, there is no quiz (`Rejection` says why, for the benchmark).
 
-The text limits default to Telegram's quiz polls (a unit test compares them with PTB's PollLimit), but this
-module knows nothing of Telegram: it returns plain strings.
+The text limits are those of Telegram's quiz polls (a unit test compares them with PTB's PollLimit), but
+this module knows nothing of Telegram: it returns plain strings.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def make_quiz(passage: Passage, bank: Bank) -> Quiz | Rejection:
                 if isinstance(made, Quiz):
                     return made
                 reasons.add(made)
-    for reason in (Rejection.AMBIGUOUS, Rejection.FEW_OPTIONS):
+    for reason in (Rejection.AMBIGUOUS, Rejection.FEW_OPTIONS, Rejection.TOO_LONG):
         if reason in reasons:
             return reason
     return Rejection.NO_CANDIDATE
