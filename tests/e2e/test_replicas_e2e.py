@@ -101,10 +101,15 @@ backend replicas
             s.sendall(line.encode() + b"\n")
             return s.makefile().read()
 
-    def only(self, name: str, names: list[str]) -> None:
-        """Send every request to replica `name`: the others go into maintenance."""
-        for other in names:
-            self.command(f"set server replicas/{other} state {'ready' if other == name else 'maint'}")
+    def status(self, name: str) -> str:
+        """UP, DOWN, MAINT… as HAProxy's health checks see replica `name`."""
+        lines = self.command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(",")))
+            if row.get("pxname") == "replicas" and row.get("svname") == name:
+                return row["status"]
+        return ""
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -138,6 +143,18 @@ class Replicas:
                 return False
 
         await self.user.wait_until(probe, timeout=START_TIMEOUT, what=f"replica {name} to serve /healthz")
+
+        await self.route(*self.bots)
+
+    async def route(self, *names: str) -> None:
+        """Send requests only to these replicas (the others go into maintenance), once HAProxy sees them up."""
+        for other in self.bots:
+            self.proxy.command(f"set server replicas/{other} state {'ready' if other in names else 'maint'}")
+
+        async def up() -> bool:
+            return all(self.proxy.status(name) == "UP" for name in names)
+
+        await self.user.wait_until(up, timeout=10, what=f"HAProxy to route to {names}")
 
     def output(self) -> str:
         return "\n".join(f"--- replica {name}\n{bot.output()}" for name, bot in self.bots.items())
@@ -209,6 +226,10 @@ async def settle_counts(user: EmulatorClient, chats: list[int], want: int, what:
 
 def is_excerpt(message: dict) -> bool:
     return message["text"].startswith("每日摘录")
+
+
+async def excerpt_counts(user: EmulatorClient, chats: list[int]) -> dict[int, int]:
+    return {chat: sum(1 for m in await user.bot_messages(chat) if is_excerpt(m)) for chat in chats}
 
 
 # --------------------------------------------------------------------------- questions
@@ -287,7 +308,7 @@ async def test_50_chats_get_one_excerpt_each_while_both_replicas_run_the_daily_j
     await subscribe(replicas, chats)
     counts = await settle_counts(replicas.user, chats, 1, "each chat's excerpt", is_excerpt)
     await asyncio.sleep(3.0)  # several more sweeps by both replicas
-    counts = {c: len([m for m in await replicas.user.bot_messages(c) if is_excerpt(m)]) for c in chats}
+    counts = await excerpt_counts(replicas.user, chats)
     assert set(counts.values()) == {1}, f"{counts}\n{replicas.output()}"
     assert settled_days(replicas, chats) == {local_day(ZONE)}
 
@@ -298,30 +319,28 @@ async def test_kill_9_of_a_replica_mid_delivery_loses_and_repeats_nothing(
 ) -> None:
     """Replica a kills itself at `point` of its first delivery; b, paused until then (SIGSTOP, so that a
     surely delivers first), finishes a's chat and the rest: a's hold died with it, its outbox row did not."""
-    a, b, names = replicas.bots["a"], replicas.bots["b"], list(replicas.bots)
+    a, b = replicas.bots["a"], replicas.bots["b"]
     chats = list(range(7201, 7251)) if point == "daily.claimed" else list(range(7301, 7351))
     await a.stop()
     await a.start(crash_at=point)
     await replicas.wait_healthy("a")
-    replicas.proxy.only("a", names)
+    await replicas.route("a")
     assert b.proc is not None
     b.proc.send_signal(signal.SIGSTOP)
     try:
         await subscribe(replicas, chats)
         code = await a.wait(START_TIMEOUT)
         assert code == -signal.SIGKILL, f"replica a did not kill itself at {point}:\n{replicas.output()}"
-        before = sum(1 for c in chats for m in await replicas.user.bot_messages(c) if is_excerpt(m))
+        before = sum((await excerpt_counts(replicas.user, chats)).values())
         assert before == (1 if point == "daily.sent" else 0)
     finally:
         b.proc.send_signal(signal.SIGCONT)
-    replicas.proxy.only("b", names)
+    await replicas.route("b")
     counts = await settle_counts(replicas.user, chats, 1, "each chat's excerpt after the kill", is_excerpt)
     assert set(counts.values()) == {1}, f"{counts}\n{replicas.output()}"
     assert settled_days(replicas, chats) == {local_day(ZONE)}
     await a.start()
     await replicas.wait_healthy("a")
-    replicas.proxy.only("a", names)
-    replicas.proxy.command("set server replicas/b state ready")
     record(
         f"两个副本、50 个聊天的每日摘录进行中，副本 A 在 `{point}` 处 kill -9",
         "副本 B 接手（A 的锁随进程消失，发件箱记录还在）：每个聊天恰好一条，不丢不重",
@@ -334,7 +353,7 @@ async def test_kill_9_of_a_replica_mid_delivery_loses_and_repeats_nothing(
 async def test_a_reindex_on_replica_a_is_served_by_replica_b(replicas: Replicas, shared) -> None:
     corpus = shared[0]
     user = replicas.user
-    replicas.proxy.only("a", ["a", "b"])
+    await replicas.route("a")
     (corpus / "weishan.md").write_text(WEISHAN_MD, encoding="utf-8")
     command = await user.send_text(ADMIN, "/reindex")
     await user.wait_for_bot_message(
@@ -348,10 +367,10 @@ async def test_a_reindex_on_replica_a_is_served_by_replica_b(replicas: Replicas,
 
     await user.wait_until(b_serves, timeout=30, what="replica b to swap in the published index")
     swapped_in = asyncio.get_running_loop().time() - started
-    replicas.proxy.only("b", ["a", "b"])
+    await replicas.route("b")
     question = await user.send_text(6301, "微山县的湖上党课是怎么开展的？")
     reply = await user.wait_for_bot_message(6301, after=question["message_id"], timeout=30)
-    replicas.proxy.command("set server replicas/a state ready")
+    await replicas.route("a", "b")
     assert "湖上党课" in reply["text"] and "出处：" in reply["text"], reply["text"]
     health = await replicas.health("b")
     assert health["index"] == health["published"] == published
