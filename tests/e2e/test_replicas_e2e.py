@@ -68,7 +68,7 @@ class Proxy:
         assert binary, "haproxy is not installed (apt-get install haproxy); the replicas test needs it"
         self.socket = folder / "haproxy.sock"
         servers = "\n".join(
-            f"    server {name} 127.0.0.1:{p} check inter 300 fall 2 rise 1" for name, p in backends.items()
+            f"    server {name} 127.0.0.1:{p} check inter 500 fall 3 rise 1" for name, p in backends.items()
         )
         config = folder / "haproxy.cfg"
         config.write_text(
@@ -79,6 +79,7 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    timeout check 5s
     retries 3
     option redispatch
     retry-on conn-failure empty-response
