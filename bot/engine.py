@@ -36,3 +36,15 @@ def rebuild(
         searcher.index = SearchIndex.load(settings.index_dir)
         searcher.encoder = encoder if searcher.index.vectors is not None else None
     return report
+
+
+def reload_index(settings: Settings, searcher: Searcher) -> bool:
+    """Serve the index folder's current build if it is not the one being served (another process built
+    it); True when it swapped. The encoder is loaded only if this process had none and the build has vectors."""
+    index = SearchIndex.load(settings.index_dir)
+    if index.path == searcher.index.path:
+        return False
+    encoder = searcher.encoder or (open_encoder(settings) if index.vectors is not None else None)
+    searcher.index = index
+    searcher.encoder = encoder if index.vectors is not None else None
+    return True

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     webhook_secret: str = ""
+    daily_sweep_seconds: float = 60.0  # how often each process looks for due excerpts nobody has sent
+    index_poll_seconds: float = 10.0  # how often a replica checks the store for a newer published index
 
     crash_at: str = ""  # fault suite only: the crash point (bot/faults.py) where the process kills itself
 

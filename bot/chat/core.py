@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TOP_K = 5
 MORE_BUTTONS = 5  # buttons for other places' articles under one answer
+REINDEX_HOLD = "reindex"  # the store hold one index build runs under, across replicas
 OFF_WORDS = {"off", "stop", "no", "关闭", "取消", "退订", "停止"}
 ON_WORDS = {"on", "start", "yes", "开启", "打开", "开"}
 GAP_REASONS = {"no_match", "absent_place"}  # refusals that say the corpus lacks something (not a bad question)
@@ -131,6 +132,29 @@ class SlidingWindow:
             return True
 
 
+class SharedWindow:
+    """SlidingWindow's rule kept in the store, so replicas count one user's questions together; a store
+    that cannot be reached lets the question through rather than refuse everyone."""
+
+    def __init__(self, store: Store, limit: int, window: float = 60.0) -> None:
+        self.store, self.limit, self.window = store, limit, window
+
+    def hit(self, key: int) -> float:
+        if self.limit <= 0:
+            return 0.0
+        try:
+            return self.store.rate_hit(key, self.limit, self.window)
+        except StoreError:
+            log.exception("the shared question window could not be read; letting the question through")
+            return 0.0
+
+    def first_refusal(self, key: int, wait: float) -> bool:
+        try:
+            return self.store.rate_notice(key, wait)
+        except StoreError:
+            return False
+
+
 @dataclass
 class CorpusView:
     """Lookups over one SearchIndex, built once per index (a hot swap brings a new view)."""
@@ -169,11 +193,13 @@ class CorpusView:
 class Core:
     def __init__(self, settings: Settings, searcher: Searcher, store: Store) -> None:
         self.settings, self.searcher, self.store = settings, searcher, store
-        self.limiter = SlidingWindow(settings.questions_per_minute)
+        limit = settings.questions_per_minute
+        self.limiter = SharedWindow(store, limit) if settings.database_url else SlidingWindow(limit)
         self._reindex = threading.Lock()
         self._cancel = threading.Event()
         self._view_lock = threading.Lock()
         self._view: tuple[SearchIndex, CorpusView] | None = None
+        self._followed: str | None = None
 
     def view(self) -> CorpusView:
         index = self.searcher.index
@@ -357,11 +383,33 @@ class Core:
 
     # ------------------------------------------------------------------ reindex
     def try_begin_reindex(self) -> bool:
-        """Only one build at a time; the caller must `end_reindex()` once it is done."""
-        return self._reindex.acquire(blocking=False)
+        """Only one build at a time, across replicas too (a store hold); the caller must `end_reindex()`."""
+        if not self._reindex.acquire(blocking=False):
+            return False
+        try:
+            if self.store.try_hold(REINDEX_HOLD):
+                return True
+        except StoreError:
+            log.exception("could not take the reindex hold")
+        self._reindex.release()
+        return False
 
     def end_reindex(self) -> None:
-        self._reindex.release()
+        try:
+            self.store.release(REINDEX_HOLD)
+        finally:
+            self._reindex.release()
+
+    def follow_published_index(self) -> bool:
+        """Swap in the build another replica published to the shared index folder; True when it did.
+        Each published version is tried once, and never while this process builds (it swaps its own)."""
+        version = self.store.index_version()
+        if version is None or version in (self._followed, self.searcher.index.path.name) or self.reindexing:
+            return False
+        self._followed = version
+        from bot.engine import reload_index
+
+        return reload_index(self.settings, self.searcher)
 
     @property
     def reindexing(self) -> bool:
@@ -382,7 +430,12 @@ class Core:
             if on_progress is not None:
                 on_progress(done, total)
 
-        return rebuild(self.settings, self.searcher, progress=False, on_progress=progress)
+        report = rebuild(self.settings, self.searcher, progress=False, on_progress=progress)
+        try:
+            self.store.publish_index(self.searcher.index.path.name)
+        except StoreError:
+            log.exception("the new index serves here, but other replicas were not told of it")
+        return report
 
     def index_is_stale(self) -> bool:
         """Whether the corpus changed since the served build; a bot without its model compares against the

@@ -6,7 +6,8 @@ and `Rejected` (Telegram refuses this very message: resending can never work, so
 instead and the admins are told). Any other exception gives the excerpt back and propagates.
 
 Each delivery is an outbox row in the store (`Store.claim_delivery`), claimed → sending → settled, each step
-committed before the next. After a kill -9 a `claimed` row is sent as it was, and a `sending` row counts as
+committed before the next, under the chat's hold (`Store.try_hold`): one delivery per chat at a time across
+every process and replica sharing the store, freed at once when its holder dies. After a kill -9 a `claimed` row is sent as it was, and a `sending` row counts as
 delivered because the message may have arrived. So a restart never sends a chat a second excerpt the same
 day and never silently drops a claimed one; the price of "at most once" is that a kill between `sending`
 and the send itself loses that day's excerpt. (A timeout is resent like any transient failure, though
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 SEND_ATTEMPTS = 4  # sends of one excerpt, through rate limits and transient failures
 BACKOFF_SECONDS = 2.0  # the wait after the first transient failure; it doubles each time
 MAX_REFUSED = 3  # excerpts tried in one delivery while Telegram refuses them
+HOLD = "daily"  # the store hold each chat's delivery runs under
 
 
 class Outcome(StrEnum):
@@ -71,9 +73,6 @@ class Excerpts(Protocol):
     def claim_delivery(self, chat_id: int, day: str | None) -> Passage | None: ...
 
 
-_in_flight: set[tuple[int, int]] = set()  # (id(store), chat_id) being delivered by this process
-
-
 async def deliver_daily(
     send: Send,
     excerpts: Excerpts,
@@ -84,20 +83,20 @@ async def deliver_daily(
     now: dt.datetime | None = None,
     admins: Sequence[int] = (),
 ) -> Outcome:
-    """In daily mode a chat gets at most one excerpt per local day, so a catch-up after a restart and the
-    regular job never both deliver; one delivery per chat at a time in this process. `admins` hear about
-    excerpts Telegram refused. The store is only ever called from worker threads."""
-    key = (id(excerpts.store), chat_id)
-    if key in _in_flight:
-        return Outcome.SKIPPED
-    _in_flight.add(key)
+    """In daily mode a chat gets at most one excerpt per local day, so a catch-up after a restart, the
+    regular job and other replicas never both deliver; one delivery per chat at a time anywhere. `admins`
+    hear about excerpts Telegram refused. The store is only ever called from worker threads."""
+    store = excerpts.store
     try:
-        return await _deliver(send, excerpts, chat_id, style, daily, now, admins)
+        if not await asyncio.to_thread(store.try_hold, HOLD, chat_id):
+            return Outcome.SKIPPED
+        try:
+            return await _deliver(send, excerpts, chat_id, style, daily, now, admins)
+        finally:
+            await asyncio.to_thread(store.release, HOLD, chat_id)
     except StoreError:
         log.exception("daily excerpt to %s: its state could not be read or written; the next run tries again", chat_id)
         return Outcome.FAILED
-    finally:
-        _in_flight.discard(key)
 
 
 async def _deliver(

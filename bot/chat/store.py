@@ -46,12 +46,16 @@ from bot.chat.dialect import Dialect
 from bot.chat.tables import (
     deliveries,
     excerpts,
+    index_version,
     queries,
     quiz_answers,
     quiz_chats,
     quiz_polls,
+    rate_events,
+    rate_notices,
     refusals,
     reindex,
+    seen_updates,
     subscriptions,
     votes,
 )
@@ -60,6 +64,7 @@ log = logging.getLogger(__name__)
 
 StoreError = SQLAlchemyError
 QUERY_TTL_SECONDS = 90 * 24 * 3600
+UPDATE_TTL_SECONDS = 7 * 24 * 3600  # Telegram keeps retrying an unanswered webhook update for about a day
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -118,7 +123,7 @@ class Store:
         upgrade(self._dialect)
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._dialect.dispose()
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -351,6 +356,66 @@ class Store:
         with self._tx() as conn:
             row = conn.execute(sa.select(reindex.c.chat_id, reindex.c.message_id)).first()
         return (int(row[0]), int(row[1])) if row else None
+
+    # ------------------------------------------------------------------ shared by replicas
+    def try_hold(self, name: str, key: int = 0) -> bool:
+        """Exclusive across processes and replicas until `release`, or until the holder dies (kill -9 too):
+        one delivery per chat, one index build. False: someone else holds it now."""
+        return self._dialect.try_hold(name, key)
+
+    def release(self, name: str, key: int = 0) -> None:
+        self._dialect.release(name, key)
+
+    def first_sighting(self, update_id: int) -> bool:
+        """True the first time any replica sees this Telegram update; a retried webhook delivery is False."""
+        now = time.time()
+        insert = self._dialect.insert(seen_updates).values(update_id=update_id, seen_at=now)
+        with self._tx() as conn:
+            conn.execute(seen_updates.delete().where(seen_updates.c.seen_at < now - UPDATE_TTL_SECONDS))
+            taken = insert.on_conflict_do_nothing(index_elements=[seen_updates.c.update_id])
+            return conn.execute(taken.returning(seen_updates.c.update_id)).first() is not None
+
+    def rate_hit(self, key: int, limit: int, window: float) -> float:
+        """0.0 and counted when allowed; otherwise the seconds until the oldest event leaves the window."""
+        now = time.time()
+        with self._tx() as conn:
+            self._dialect.lock(conn, "rate", key)
+            mine = rate_events.c.key == key
+            conn.execute(rate_events.delete().where(mine, rate_events.c.at <= now - window))
+            count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(rate_events.c.at)).where(mine)).one()
+            if count >= limit:
+                return float(oldest) + window - now
+            conn.execute(rate_events.insert().values(key=key, at=now))
+            return 0.0
+
+    def rate_notice(self, key: int, wait: float) -> bool:
+        """True once per refusal period for this key, whichever replica asks."""
+        now = time.time()
+        insert = self._dialect.insert(rate_notices).values(key=key, until=now + wait)
+        with self._tx() as conn:
+            result = conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[rate_notices.c.key],
+                    set_={"until": insert.excluded["until"]},
+                    where=rate_notices.c.until <= now,
+                ).returning(rate_notices.c.key)
+            )
+            return result.first() is not None
+
+    def publish_index(self, version: str) -> None:
+        """The build every replica is to serve (a folder name under the shared index's builds/)."""
+        insert = self._dialect.insert(index_version).values(id=1, version=version, published_at=time.time())
+        with self._tx() as conn:
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[index_version.c.id],
+                    set_={"version": insert.excluded["version"], "published_at": insert.excluded["published_at"]},
+                )
+            )
+
+    def index_version(self) -> str | None:
+        with self._tx() as conn:
+            return conn.execute(sa.select(index_version.c.version)).scalar_one_or_none()
 
     # ------------------------------------------------------------------ answered questions
     def save_query(self, chat_id: int | None, question: str, hits: list[tuple[str, str]]) -> str:

@@ -1,6 +1,6 @@
 """The state tables as the store queries them; `bot/chat/migrations` creates and changes them.
 
-A chat id is an SQLite INTEGER (the row id, as files written before PostgreSQL support have it) and a
+A chat id (or user id, update id) is an SQLite INTEGER (the row id, as files written before PostgreSQL support have it) and a
 PostgreSQL BIGINT: Telegram's group ids do not fit 32 bits. Days are ISO text, so text order is day order.
 """
 
@@ -61,7 +61,36 @@ reindex = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
 )
 
-# feedback under answers, questions the corpus could not answer, and the daily quiz (migration 0002)
+seen_updates = sa.Table(
+    "seen_updates",
+    metadata,
+    sa.Column("update_id", ChatId, primary_key=True, autoincrement=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
+rate_events = sa.Table(
+    "rate_events",
+    metadata,
+    sa.Column("key", ChatId, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+rate_notices = sa.Table(
+    "rate_notices",
+    metadata,
+    sa.Column("key", ChatId, primary_key=True, autoincrement=False),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
+index_version = sa.Table(
+    "index_version",
+    metadata,
+    sa.Column("id", sa.Integer, sa.CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("published_at", sa.Float, nullable=False),
+)
+
+# feedback under answers, questions the corpus could not answer, and the daily quiz (migration 0003)
 
 votes = sa.Table(
     "votes",

@@ -44,7 +44,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import commands, delivery, redaction, replies
+from bot.chat import commands, delivery, metrics, redaction, replies, webhook
 from bot.chat.commands import Access, Channel, Command, Request, Run
 from bot.chat.core import Core, Reply, parse_button
 from bot.chat.daily import missed_today, time_of_day
@@ -126,7 +126,20 @@ async def _post_init(app: Application) -> None:
     restored = await restore_daily(app)
     schedule_weekly_gaps(app)
     await resume_reindex(app)
+    poll = core_of(app).settings.index_poll_seconds
+    if poll > 0:
+        job_queue(app).run_repeating(follow_index, interval=poll, first=poll, name="follow-index")
     log.info("bot @%s ready; %d daily subscriptions restored", app.bot.username, restored)
+
+
+async def follow_index(context: Context) -> None:
+    """Replicas share one index folder; the one that built a new index published it in the store."""
+    core = core_of(context)
+    try:
+        if await asyncio.to_thread(core.follow_published_index):
+            log.info("now serving the published index %s", core.searcher.index.path.name)
+    except StoreError:
+        log.exception("could not read the published index version")
 
 
 async def _post_shutdown(app: Application) -> None:
@@ -164,7 +177,7 @@ def run_bot(settings: Settings) -> int:
     try:
         if settings.webhook_url:
             log.info("webhook mode: %s", redactor.redact(settings.webhook_url))
-            app.run_webhook(**webhook_options(settings), allowed_updates=Update.ALL_TYPES)
+            asyncio.run(webhook.serve(app, webhook_options(settings)))
         else:
             log.info("polling mode")
             app.run_polling(allowed_updates=Update.ALL_TYPES)
@@ -250,14 +263,18 @@ async def answer_question(turn: Turn, context: Context, question: str) -> None:
     core = core_of(context)
     chat_id = turn.chat.id
     key = turn.user_id if turn.user_id is not None else chat_id
-    wait = core.limiter.hit(key)
+    wait = await asyncio.to_thread(core.limiter.hit, key)
     if wait > 0:
-        if core.limiter.first_refusal(key, wait):
+        if await asyncio.to_thread(core.limiter.first_refusal, key, wait):
             text = replies.rate_limited(wait, core.settings.questions_per_minute)
             await send_reply(context, chat_id, Reply([text], ok=False), turn.reply_to)
         return
     async with typing(context, chat_id):
-        reply = await asyncio.to_thread(core.ask, question, HTML, chat_id)
+        with metrics.LATENCY.time():
+            reply = await asyncio.to_thread(core.ask, question, HTML, chat_id)
+    metrics.QUESTIONS.inc()
+    if not reply.ok:
+        metrics.REFUSALS.inc()
     await send_reply(context, chat_id, reply, turn.reply_to)
 
 
@@ -368,9 +385,14 @@ def schedule_daily(app: Application, chat_id: int, sub: Subscription | None, cat
 
 
 async def restore_daily(app: Application) -> int:
+    """Per-chat jobs for the subscriptions in the store, and the sweep: it sends what is due and nobody sent,
+    whichever process took the subscription or died mid-delivery (the holds keep it to one sender)."""
     subs = await asyncio.to_thread(core_of(app).store.subscriptions)
     for sub in subs:
         schedule_daily(app, sub.chat_id, sub, catch_up=True)
+    sweep = core_of(app).settings.daily_sweep_seconds
+    if sweep > 0 and not app.bot_data.get(EXCERPT_INTERVAL):
+        job_queue(app).run_repeating(sweep_daily, interval=sweep, first=sweep, name="daily-sweep")
     return len(subs)
 
 
@@ -378,20 +400,35 @@ async def daily_job(context: Context) -> None:
     job = context.job
     if job is None or job.chat_id is None or not isinstance(job.data, ExcerptJob):
         return
-    outcome = await deliver_daily(context.bot, core_of(context), job.chat_id, daily=job.data.daily)
+    await _deliver_job(context, job.chat_id, job.data.daily)
+
+
+async def sweep_daily(context: Context) -> None:
+    """One chat at a time: a kill -9 then leaves at most one excerpt in the at-most-once window."""
+    subs = await asyncio.to_thread(core_of(context).store.subscriptions)
+    for sub in subs:
+        if missed_today(sub):
+            await _deliver_job(context, sub.chat_id, True)
+
+
+async def _deliver_job(context: Context, chat_id: int, daily: bool) -> None:
+    outcome = await deliver_daily(context.bot, core_of(context), chat_id, daily=daily)
     if outcome is Outcome.SENT:
-        await send_quiz(context.bot, core_of(context), job.chat_id)
+        await send_quiz(context.bot, core_of(context), chat_id)
     if outcome is Outcome.UNSUBSCRIBED:
-        for other in job_queue(context.application).get_jobs_by_name(str(job.chat_id)):
+        for other in job_queue(context.application).get_jobs_by_name(str(chat_id)):
             other.schedule_removal()
 
 
 async def deliver_daily(bot: Bot, core: Core, chat_id: int, *, daily: bool, now: dt.datetime | None = None) -> Outcome:
     """The channel-neutral policy of `bot.chat.delivery`, sending through this bot; the bot admins hear
     about excerpts Telegram refused."""
-    return await delivery.deliver_daily(
+    outcome = await delivery.deliver_daily(
         sender(bot), core, chat_id, HTML, daily=daily, now=now, admins=core.settings.admin_ids
     )
+    if outcome is Outcome.FAILED:
+        metrics.DELIVERY_FAILURES.inc()
+    return outcome
 
 
 def sender(bot: Bot) -> Send:

@@ -25,7 +25,7 @@ from bot.chat.daily import local_day
 from bot.chat.store import Store
 from bot.chat.telegram_app import CATCH_UP_DELAY
 from bot.retrieval.indexer import build_index
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 from tests.e2e.tg_emulator import EmulatorClient, EmulatorServer, run_emulator
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -74,7 +74,7 @@ class BotProcess:
                 "bot",
                 "telegram",
                 cwd=self.log.parent,  # no .env from the working tree
-                env={**self.env, "CRASH_AT": crash_at},
+                env={**self.env, "CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)},  # this tree's code, not the venv's
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,

@@ -263,6 +263,77 @@ def test_migrations_run_once_when_processes_start_together(db: str | Path) -> No
         s.close()
 
 
+# ---------------------------------------------------------------------- what replicas share
+
+
+def test_holds_exclude_every_other_holder_until_released(db: str | Path) -> None:
+    first, second = Store(db), Store(db)  # two processes' stores, as far as the database can tell
+    assert first.try_hold("daily", 7) and not first.try_hold("daily", 7)  # not twice in one process either
+    assert not second.try_hold("daily", 7) and second.try_hold("daily", 8)  # other keys are independent
+    first.release("daily", 7)
+    assert second.try_hold("daily", 7)
+    second.close()  # a holder that goes away frees what it held
+    assert first.try_hold("daily", 8)
+    first.close()
+
+
+def test_a_killed_holder_frees_its_hold(db: str | Path, tmp_path: Path) -> None:
+    """kill -9 leaves no lease to expire: the lock dies with the connection (PostgreSQL) or the process (flock)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, os, signal, pathlib\n"
+        "from bot.chat.store import Store\n"
+        "target = sys.argv[1]\n"
+        "s = Store(pathlib.Path(target) if not target.startswith('postgresql') else target)\n"
+        "assert s.try_hold('reindex')\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    store = Store(db)
+    assert not store.try_hold("reindex")
+    holder.communicate("go\n", timeout=30)
+    deadline = time.monotonic() + 10
+    while not store.try_hold("reindex"):
+        assert time.monotonic() < deadline, "the dead holder's lock was never freed"
+        time.sleep(0.05)
+    store.close()
+
+
+def test_each_update_is_taken_once(db: str | Path) -> None:
+    first, second = Store(db), Store(db)
+    assert first.first_sighting(1001) and not second.first_sighting(1001) and not first.first_sighting(1001)
+    assert second.first_sighting(1002)
+    first.close()
+    second.close()
+
+
+def test_the_question_window_is_shared(db: str | Path) -> None:
+    first, second = Store(db), Store(db)
+    assert [s.rate_hit(5, 3, 60.0) for s in (first, second, first)] == [0.0, 0.0, 0.0]
+    wait = second.rate_hit(5, 3, 60.0)
+    assert 0 < wait <= 60.0 and first.rate_hit(6, 3, 60.0) == 0.0  # another user has a window of its own
+    assert first.rate_notice(5, wait) and not second.rate_notice(5, wait)  # one notice per refusal period
+    assert second.rate_hit(5, 3, 0.001) == 0.0  # events older than the window no longer count
+    first.close()
+    second.close()
+
+
+def test_the_published_index_version(db: str | Path) -> None:
+    first, second = Store(db), Store(db)
+    assert second.index_version() is None
+    first.publish_index("20250301T080000-a")
+    first.publish_index("20250302T080000-b")
+    assert second.index_version() == "20250302T080000-b"
+    first.close()
+
+
 # --------------------------------------------------------------------------- feedback, gaps and the daily quiz
 
 
