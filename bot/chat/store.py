@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot.chat.dialect import Dialect
 from bot.chat.tables import (
     deliveries,
+    digests,
     excerpts,
     index_version,
     queries,
@@ -498,6 +499,13 @@ class Store:
                 .order_by(refusals.c.asked_at.desc(), refusals.c.id.desc())
             ).all()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def claim_digest(self, name: str, period: str) -> bool:
+        """True for the one process (of all replicas) that is to send this period's digest."""
+        insert = self._dialect.insert(digests).values(name=name, period=period, sent_at=time.time())
+        with self._tx() as conn:
+            taken = insert.on_conflict_do_nothing(index_elements=[digests.c.name, digests.c.period])
+            return conn.execute(taken.returning(digests.c.name)).first() is not None
 
     # ------------------------------------------------------------------ daily quiz
     def set_quiz(self, chat_id: int, enabled: bool) -> None:

@@ -131,6 +131,14 @@ quiz_polls = sa.Table(
     sa.Index("quiz_polls_chat", "chat_id", "sent_at"),
 )
 
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("sent_at", sa.Float, nullable=False),
+)
+
 quiz_answers = sa.Table(
     "quiz_answers",
     metadata,

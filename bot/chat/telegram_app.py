@@ -47,7 +47,7 @@ from telegram.ext import (
 from bot.chat import commands, delivery, metrics, redaction, replies, webhook
 from bot.chat.commands import Access, Channel, Command, Request, Run
 from bot.chat.core import Core, Reply, parse_button
-from bot.chat.daily import missed_today, time_of_day
+from bot.chat.daily import local_day, missed_today, time_of_day
 from bot.chat.delivery import Outcome, RateLimited, Rejected, Send, Transient, Unreachable
 from bot.chat.replies import HTML
 from bot.chat.store import Store, StoreError, Subscription
@@ -532,10 +532,12 @@ async def weekly_gaps_job(context: Context) -> None:
     await send_weekly_gaps(context.bot, core_of(context))
 
 
-async def send_weekly_gaps(bot: Bot, core: Core) -> int:
-    """The /gaps text of the last 7 days to each bot admin who can be reached; how many got it."""
+async def send_weekly_gaps(bot: Bot, core: Core, week: str | None = None) -> int:
+    """The /gaps text of the last 7 days to each bot admin who can be reached, once per week however many
+    replicas run the job; how many admins got it."""
+    week = week or local_day(core.settings.timezone)
     report = await asyncio.to_thread(core.gaps, "", HTML)
-    if not report.count:
+    if not report.count or not await asyncio.to_thread(core.store.claim_digest, WEEKLY_GAPS, week):
         return 0
     sent = 0
     for admin in core.settings.admin_ids:

@@ -146,7 +146,8 @@ async def test_votes_are_one_per_user_and_gaps_lists_and_exports_them(
     assert "帮带" in next(r["shown"] for r in rows if r["question"] == QUESTION)
 
     assert bot.app.job_queue.get_jobs_by_name(WEEKLY_GAPS)  # Mondays; its callback, run now:
-    assert await send_weekly_gaps(bot.app.bot, bot.core) == 1
+    assert await send_weekly_gaps(bot.app.bot, bot.core, "2026-11-30") == 1
+    assert await send_weekly_gaps(bot.app.bot, bot.core, "2026-11-30") == 0  # another replica, the same Monday
     weekly = await user.wait_for_bot_message(ADMIN, lambda m: (m.get("text") or "").startswith("每周资料缺口汇总"))
     assert "共 2 个问题" in weekly["text"]
     commands = {c["command"]: c["description"] for c in await user.bot_commands()}

@@ -382,3 +382,12 @@ def test_quiz_switch_answers_and_standing_survive_a_restart(db: str | Path) -> N
     assert second.quiz_standing(-8, 0) == (0, [])
     assert second.quiz_standing(-7, time.time() + 60) == (0, [])
     second.close()
+
+
+def test_a_digest_is_claimed_once_per_period(db: str | Path) -> None:
+    first, second = Store(db), Store(db)  # two replicas
+    assert first.claim_digest("weekly_gaps", "2026-11-30") is True
+    assert second.claim_digest("weekly_gaps", "2026-11-30") is False
+    assert second.claim_digest("weekly_gaps", "2026-12-07") is True
+    first.close()
+    second.close()

@@ -1,4 +1,5 @@
-"""Votes under answers, refused questions, and the daily quiz: switches, polls sent, answers received."""
+"""Votes under answers, refused questions, the weekly digests sent, and the daily quiz: switches, polls
+sent, answers received."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,6 +28,12 @@ def upgrade() -> None:
         sa.Column("asked_at", sa.Float, nullable=False),
     )
     op.create_index("ix_refusals_asked_at", "refusals", ["asked_at"])
+    op.create_table(
+        "digests",
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("period", sa.Text, primary_key=True),
+        sa.Column("sent_at", sa.Float, nullable=False),
+    )
     op.create_table(
         "quiz_chats",
         sa.Column("chat_id", ChatId, primary_key=True, autoincrement=False),
