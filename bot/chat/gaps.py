@@ -52,11 +52,6 @@ class Topic:
         return sum(g.why is why for g in self.gaps)
 
 
-def similarity(a: str, b: str) -> float:
-    ca, cb = content_chars(a), content_chars(b)
-    return len(ca & cb) / len(ca | cb) if ca and cb else 0.0
-
-
 def places(question: str) -> frozenset[str]:
     """The places a question names, as gazetteer codes (金寨 and 金寨县 are one place)."""
     g = gazetteer()
@@ -81,14 +76,17 @@ def topics(gaps: list[Gap]) -> list[Topic]:
         for j in range(i):
             if named[i] and named[j] and named[i] != named[j]:
                 continue
-            union = chars[i] | chars[j]
-            if union and len(chars[i] & chars[j]) / len(union) >= SIMILAR:
+            if _jaccard(chars[i], chars[j]) >= SIMILAR:
                 parent[root(i)] = root(j)
     groups: dict[int, list[Gap]] = {}
     for i, gap in enumerate(ordered):
         groups.setdefault(root(i), []).append(gap)
     found = [Topic(tuple(members), _label(members)) for members in groups.values()]
     return sorted(found, key=lambda t: t.newest, reverse=True)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def _label(members: list[Gap]) -> str:
