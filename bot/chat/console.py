@@ -84,6 +84,8 @@ class ConsoleSession:
         if reply.query_id:
             self.last_query = reply.query_id
         self.say(reply)
+        if reply.gap:
+            self.core.record_refusal(CONSOLE_CHAT, question, reply.gap)
 
     def more(self) -> None:
         if self.last_query is None:

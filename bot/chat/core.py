@@ -71,6 +71,7 @@ class Reply:
     texts: list[str]
     buttons: list[Button] = field(default_factory=list)
     ok: bool = True  # False: a refusal or an expired button — nothing to expand
+    gap: str = ""  # why the corpus could not answer, for the channel to `record_refusal` once it has replied
 
     @property
     def query_id(self) -> str | None:
@@ -215,9 +216,8 @@ class Core:
     def ask(self, question: str, style: Style, chat_id: int | None = None) -> Reply:
         result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
         if result.abstained or result.passage is None:
-            if result.reason in GAP_REASONS:
-                self._log_refusal(chat_id, question, result.reason)
-            return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False)
+            gap = result.reason if result.reason in GAP_REASONS else ""
+            return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False, gap=gap)
         text = replies.answer_text(result, style)
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
         try:
@@ -233,8 +233,9 @@ class Core:
         buttons += [Button(replies.BUTTON_UP, "up", query_id), Button(replies.BUTTON_DOWN, "down", query_id)]
         return Reply([text], buttons)
 
-    def _log_refusal(self, chat_id: int | None, question: str, reason: str) -> None:
-        """For /gaps; a full disk costs the record, never the reply."""
+    def record_refusal(self, chat_id: int | None, question: str, reason: str) -> None:
+        """For /gaps, after the refusal went out: a locked or full state store delays or costs the record,
+        never the reply."""
         try:
             self.store.log_refusal(chat_id, question, reason)
         except StoreError:

@@ -276,6 +276,8 @@ async def answer_question(turn: Turn, context: Context, question: str) -> None:
     if not reply.ok:
         metrics.REFUSALS.inc()
     await send_reply(context, chat_id, reply, turn.reply_to)
+    if reply.gap:
+        await asyncio.to_thread(core.record_refusal, chat_id, question, reply.gap)
 
 
 def addressed_question(message: Message, bot_id: int, username: str) -> str | None:
