@@ -1,6 +1,6 @@
 """The state tables as the store queries them; `bot/chat/migrations` creates and changes them.
 
-A chat, user or update id (`BigKey`) is an SQLite INTEGER (the row id, as files written before PostgreSQL
+A chat, user or update id (`ChatId`) is an SQLite INTEGER (the row id, as files written before PostgreSQL
 support have it) and a PostgreSQL BIGINT: Telegram's group ids do not fit 32 bits. Days are ISO text, so
 text order is day order.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-BigKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+ChatId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 metadata = sa.MetaData()
 
 subscriptions = sa.Table(
     "subscriptions",
     metadata,
-    sa.Column("chat_id", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("chat_id", ChatId, primary_key=True, autoincrement=False),
     sa.Column("time", sa.Text, nullable=False),
     sa.Column("timezone", sa.Text, nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
@@ -27,7 +27,7 @@ subscriptions = sa.Table(
 excerpts = sa.Table(
     "excerpts",
     metadata,
-    sa.Column("chat_id", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("chat_id", ChatId, primary_key=True, autoincrement=False),
     sa.Column("round", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("passage_id", sa.Text, primary_key=True),
     sa.Column("sent_at", sa.Float, nullable=False),
@@ -37,7 +37,7 @@ queries = sa.Table(
     "queries",
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("chat_id", BigKey),
+    sa.Column("chat_id", ChatId),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("hits", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -46,7 +46,7 @@ queries = sa.Table(
 deliveries = sa.Table(
     "deliveries",
     metadata,
-    sa.Column("chat_id", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("chat_id", ChatId, primary_key=True, autoincrement=False),
     sa.Column("day", sa.Text),
     sa.Column("passage_id", sa.Text, nullable=False),
     sa.Column("state", sa.Text, nullable=False),
@@ -57,7 +57,7 @@ reindex = sa.Table(
     "reindex",
     metadata,
     sa.Column("id", sa.Integer, sa.CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
-    sa.Column("chat_id", BigKey, nullable=False),
+    sa.Column("chat_id", ChatId, nullable=False),
     sa.Column("message_id", sa.Integer, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
 )
@@ -65,21 +65,21 @@ reindex = sa.Table(
 seen_updates = sa.Table(
     "seen_updates",
     metadata,
-    sa.Column("update_id", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("update_id", ChatId, primary_key=True, autoincrement=False),
     sa.Column("seen_at", sa.Float, nullable=False),
 )
 
 rate_events = sa.Table(
     "rate_events",
     metadata,
-    sa.Column("key", BigKey, nullable=False),
+    sa.Column("key", ChatId, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
 
 rate_notices = sa.Table(
     "rate_notices",
     metadata,
-    sa.Column("key", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("key", ChatId, primary_key=True, autoincrement=False),
     sa.Column("until", sa.Float, nullable=False),
 )
 
