@@ -29,11 +29,16 @@ _tokens = itertools.count(940001)
 
 
 async def run(
-    emu: EmulatorServer, cluster: PostgresCluster, shared: tuple[Path, Path, Path], root: Path, n: int, args
+    emu: EmulatorServer,
+    cluster: PostgresCluster,
+    shared: tuple[Path, Path, Path],
+    root: Path,
+    n: int,
+    limited: bool,
+    args,
 ) -> Timing:
     token, database = f"{next(_tokens)}:BENCH", cluster.create_database()
-    folder = root / f"replicas-{n}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(dir=root, prefix=f"{n}-replicas-"))
     ports = {f"r{i}": free_port() for i in range(n)}
     proxy_port = free_port()
     proxy = Proxy(folder, proxy_port, ports)
@@ -41,7 +46,8 @@ async def run(
     for name, port in ports.items():
         env = replica_env(shared, token, database, port, proxy_port, folder / f"data-{name}")
         env.update(TELEGRAM_API_BASE_URL=emu.base_url, QUESTIONS_PER_MINUTE="0")
-        bots[name] = BotProcess(env, folder / f"{name}.log")
+        command = ("-m", "bot", "telegram") if limited else ("-m", "benchmarks.replicas", "--serve-unlimited")
+        bots[name] = BotProcess(env, folder / f"{name}.log", command)
     user = EmulatorClient(emu.base_url, token, timeout=60, poll_interval=0.05)
     group = Replicas(token, database, ports, bots, proxy, proxy_port, user)
     pool = questions()
@@ -68,8 +74,9 @@ async def run(
         for bot in bots.values():
             await bot.stop()
         proxy.stop()
+    label = "with AIORateLimiter" if limited else "without rate limiter"
     print(
-        f"\n{n} replica(s): {timing.calls}/{args.questions} questions from {args.chats} chats "
+        f"\n{n} replica(s) {label}: {timing.calls}/{args.questions} questions from {args.chats} chats "
         f"({sum(answered)} with a citation, {len(answered) - sum(answered)} refusals)\n"
         f"  latency  p50 {timing.p50_ms:7.0f} ms   p95 {timing.p95_ms:7.0f} ms   max {timing.max_ms:7.0f} ms\n"
         f"  throughput {timing.rate:6.2f} questions/s   wall {timing.wall:.1f} s",
@@ -88,17 +95,32 @@ async def main_async(args: argparse.Namespace) -> None:
         cluster = PostgresCluster().start()
         try:
             with run_emulator(bot_username="PartyReplicaBench") as emu:
-                rates: dict[int, list[float]] = {1: [], 2: []}
+                rates: dict[tuple[bool, int], list[float]] = {}
                 for _ in range(args.rounds):  # alternating, so a change in the box's other load hits both
-                    for n in (1, 2):
-                        rates[n].append((await run(emu, cluster, shared, root, n, args)).rate)
+                    for limited in (True, False):
+                        for n in (1, 2):
+                            timing = await run(emu, cluster, shared, root, n, limited, args)
+                            rates.setdefault((limited, n), []).append(timing.rate)
         finally:
             cluster.stop()
-    ratios = [two / one for one, two in zip(rates[1], rates[2]) if one]
-    print(
-        f"\nthroughput ratio 2 replicas / 1 replica per round: {', '.join(f'{r:.2f}' for r in ratios)}"
-        f"  (load average after: {os.getloadavg()})"
-    )
+    for limited in (True, False):
+        ratios = [two / one for one, two in zip(rates[(limited, 1)], rates[(limited, 2)]) if one]
+        label = "with AIORateLimiter" if limited else "without rate limiter"
+        print(f"\n{label}: throughput 2 replicas / 1 replica per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"load average after: {os.getloadavg()}")
+
+
+def serve_unlimited() -> None:
+    """A replica as `python -m bot telegram` runs it in webhook mode, minus PTB's AIORateLimiter: what the
+    bot itself can do, apart from the per-process cap on Telegram calls."""
+    from bot.chat import webhook
+    from bot.chat.telegram_app import build_application, webhook_options
+    from bot.engine import open_searcher
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    app = build_application(settings, open_searcher(settings), telegram_limits=False)
+    asyncio.run(webhook.serve(app, webhook_options(settings)))
 
 
 def main() -> None:
@@ -106,7 +128,12 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=20)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2, help="1-then-2 replica runs, alternating")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--serve-unlimited", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_unlimited:
+        serve_unlimited()
+    else:
+        asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

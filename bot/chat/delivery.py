@@ -7,11 +7,12 @@ instead and the admins are told). Any other exception gives the excerpt back and
 
 Each delivery is an outbox row in the store (`Store.claim_delivery`), claimed → sending → settled, each step
 committed before the next, under the chat's hold (`Store.try_hold`): one delivery per chat at a time across
-every process and replica sharing the store, freed at once when its holder dies. After a kill -9 a `claimed` row is sent as it was, and a `sending` row counts as
-delivered because the message may have arrived. So a restart never sends a chat a second excerpt the same
-day and never silently drops a claimed one; the price of "at most once" is that a kill between `sending`
-and the send itself loses that day's excerpt. (A timeout is resent like any transient failure, though
-Telegram may have delivered it: without a reply there is no telling.)
+every process and replica sharing the store, freed at once when its holder dies. After a kill -9 a
+`claimed` row is sent as it was, and a `sending` row counts as delivered because the message may have
+arrived. So a restart (or another replica) never sends a chat a second excerpt the same day and never
+silently drops a claimed one; the price of "at most once" is that a kill between `sending` and the send
+itself loses that day's excerpt. (A timeout is resent like any transient failure, though Telegram may have
+delivered it: without a reply there is no telling.)
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ kill -9 at any step leaves enough behind for the restart to neither repeat nor s
 
 `Store(target)` takes an SQLite file path (the embedded default) or a database URL (`Settings.database_url`,
 e.g. `postgresql://user@host/db` for replicas). One code path serves both through SQLAlchemy Core; what
-differs lives in `bot.chat.dialect`. Calls block (a write can wait seconds for another process's lock), so
+differs lives in `bot.chat.dialect`. SQLAlchemy Core rather than raw psycopg + sqlite3: one query text is
+compiled for each dialect (upserts, RETURNING, booleans, 64-bit ids) and pooled, and Alembic, its
+migration tool, versions the schema on both; psycopg 3 is the PostgreSQL driver underneath.
+Calls block (a write can wait seconds for another process's lock), so
 async code wraps every call in `asyncio.to_thread`. Errors surface as `StoreError`.
 
 Schema changes are Alembic migrations in `bot/chat/migrations/versions`, applied by `Store()` itself at

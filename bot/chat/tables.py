@@ -1,7 +1,8 @@
 """The state tables as the store queries them; `bot/chat/migrations` creates and changes them.
 
-A chat id (or user id, update id) is an SQLite INTEGER (the row id, as files written before PostgreSQL support have it) and a
-PostgreSQL BIGINT: Telegram's group ids do not fit 32 bits. Days are ISO text, so text order is day order.
+A chat, user or update id (`ChatId`) is an SQLite INTEGER (the row id, as files written before PostgreSQL
+support have it) and a PostgreSQL BIGINT: Telegram's group ids do not fit 32 bits. Days are ISO text, so
+text order is day order.
 """
 
 from __future__ import annotations

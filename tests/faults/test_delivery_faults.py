@@ -60,19 +60,17 @@ def library(tmp_path_factory) -> tuple[Path, Path, Path]:
 
 
 class BotProcess:
-    """`python -m bot telegram` with its own environment; its output goes to a log file for failures."""
+    """`python -m bot telegram` (or `command`) with its own environment; its output goes to a log file for failures."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: dict[str, str], log: Path, command: tuple[str, ...] = ("-m", "bot", "telegram")) -> None:
+        self.env, self.log, self.command = env, log, command
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, crash_at: str = "") -> None:
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "bot",
-                "telegram",
+                *self.command,
                 cwd=self.log.parent,  # no .env from the working tree
                 env={**self.env, "CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)},  # this tree's code, not the venv's
                 stdin=asyncio.subprocess.DEVNULL,
