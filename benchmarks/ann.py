@@ -74,6 +74,13 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=400)
     parser.add_argument("--fill", choices=["random", "jitter"], nargs="+", default=["random", "jitter"])
     parser.add_argument(
+        "--flat-sizes",
+        type=int,
+        nargs="*",
+        default=[50_000, 100_000, 150_000, 200_000],
+        help="smaller counts at which exact search is also timed, to see where it grows past its budget",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="FAISS OpenMP threads (the bot serves one question per call)"
     )
     args = parser.parse_args()
@@ -104,6 +111,10 @@ def main() -> None:
             rows[f"hnsw32/ef{ef}"] = measure(hnsw, qs, truth)
         for name, row in rows.items():
             print(f"{fill:6s} {name:22s} {row}", flush=True)
+        for size in args.flat_sizes if fill == args.fill[0] else []:  # exact search's cost ignores the values
+            small, _ = build(matrix[:size], matrix.shape[1], ann_threshold=size + 1)
+            rows[f"flat@{size}"] = measure(small, qs, small.search(qs, K)[1])
+            print(f"{fill:6s} {'flat@' + str(size):22s} {rows[f'flat@{size}']}", flush=True)
         results[fill] = rows
     out = WORK / "int8_ann.json"
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -256,10 +256,12 @@ def load_encoder(
     fingerprint = model_fingerprint(target)
     recipe = read_recipe(model)
     encoder = Encoder(model, name, fingerprint, batch_size, _onnx_queries(target, fingerprint, model, recipe), recipe)
-    if variant == "int8" and device == "cpu":
-        encoder.use_int8(Path(target), workers)
-    elif variant not in VARIANTS:
+    if variant not in VARIANTS:
         log.warning("未知的编码变体 %s，使用 fp32。", variant)
+    elif variant == "int8" and device != "cpu":
+        log.info("%s 上段落按 fp32 编码：int8 副本只在 CPU 上运行。", device)
+    elif variant == "int8":
+        encoder.use_int8(Path(target), workers)
     return encoder
 
 

@@ -82,7 +82,7 @@ def test_the_manifest_says_int8_and_fp32_questions_are_refused(tmp_path, seed_co
     assert "不可比" in caplog.text
     searcher = Searcher(loaded, int8_encoder)
     assert searcher.encoder is int8_encoder
-    assert "3+1帮带制" in searcher.search("3+1帮带制是怎么运作的？").hits[0].passage.text
+    assert "“3+1”帮带制" in searcher.search("3+1帮带制是怎么运作的？").hits[0].passage.text
 
 
 def test_the_bot_encodes_questions_as_the_served_index_was_built(tmp_path, seed_corpus, int8_encoder, int8_models):
