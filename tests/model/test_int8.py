@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.engine import open_searcher
-from bot.model.encoder import load_encoder, model_fingerprint, vector_fingerprint
+from bot.model.encoder import OnnxEncoder, load_encoder, model_fingerprint, vector_fingerprint
 from bot.model.provision import DEFAULT_MODEL_NAME
 from bot.model.quantize import INT8_FILE, INT8_SOURCE, RECIPE, current_int8, quantize
 from bot.retrieval.indexer import build_index, is_stale, read_manifest
@@ -93,3 +93,12 @@ def test_the_bot_encodes_questions_as_the_served_index_was_built(tmp_path, seed_
     )
     searcher = open_searcher(settings)
     assert searcher.encoder is not None and searcher.encoder.fingerprint == int8_encoder.fingerprint
+
+
+def test_sessions_side_by_side_give_the_vectors_one_session_gives(int8_encoder, int8_models):
+    path = int8_models / DEFAULT_MODEL_NAME / INT8_FILE
+    model = int8_encoder.model
+    pair = OnnxEncoder(path, model.tokenizer, model.max_seq_length, int8_encoder.recipe, workers=2)
+    texts = [f"passage: {text}" for text in PASSAGES * 5]
+    alone = int8_encoder.passages.encode_batch(texts, batch_size=4)
+    assert len(pair.sessions) == 2 and np.allclose(pair.encode_batch(texts, batch_size=4), alone, atol=1e-5)
