@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     embed_device: str = "cpu"  # "cuda": sentence-transformers on the GPU (fp32)
     # passages from which FAISS searches an IVF index instead of every vector (= vector_index.DEFAULT_ANN_THRESHOLD,
     # repeated so that reading settings does not import FAISS)
-    ann_threshold: int = 200_000
+    ann_threshold: int = 100_000
 
     telegram_bot_token: str = ""
     telegram_api_base_url: str = "https://api.telegram.org"

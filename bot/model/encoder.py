@@ -202,7 +202,7 @@ class Encoder:
         return True
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        if self.passages is not None:
+        if self.passages is not None and texts:
             prompt = self.recipe.passage_prompt
             return self.passages.encode_batch([prompt + t for t in texts], self.batch_size)
         return self._encode(texts, self.recipe.passage_prompt, progress)

@@ -20,8 +20,8 @@ from bot.model.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ANN_THRESHOLD = 200_000  # passages; Settings.ann_threshold, measured in benchmarks.ann
-NPROBE = 32
+DEFAULT_ANN_THRESHOLD = 100_000  # passages; Settings.ann_threshold, measured in benchmarks.ann
+NPROBE = 128
 LISTS_PER_SQRT = 4  # lists ≈ 4·√n, FAISS's usual starting point
 TRAIN_PER_LIST = 64  # training points per list: enough for k-means, cheap at any size
 
