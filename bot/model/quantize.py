@@ -1,4 +1,4 @@
-"""An int8 copy of the ONNX export for encoding passages: onnxruntime's dynamic quantisation, made locally.
+"""An int8 copy of the ONNX export for passages and questions: onnxruntime's dynamic quantisation, made locally.
 
 Derived from ``onnx/model.onnx`` (itself bound to the weights by ``source_fingerprint``), never downloaded.
 Quantising the same file with the same recipe and onnxruntime gives the same bytes, so the file's sha256
