@@ -7,6 +7,7 @@ instead of failing. Corpora and their indexes live in benchmarks/.work so that r
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import re
 import shutil
@@ -14,7 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SHARED = ROOT.parent / "shared" / "data"
+# beside the main checkout, or two levels up from a worktree under /work/wt/<name>
+SHARED = next(
+    (p for p in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data") if p.is_dir()),
+    ROOT.parent / "shared" / "data",
+)
 LAWS = SHARED / "laws_corpus.jsonl.gz"
 CMRC = SHARED / "cmrc2018_trial.json"
 WORK = ROOT / "benchmarks" / ".work"
@@ -65,14 +70,18 @@ def multi_corpus() -> Path:
 def law_articles(passages: int) -> list[dict]:
     """Whole statutes in file order: the same distractors on every run, and each one a real statute's wording."""
     chosen, total = [], 0
-    # passage building joins short paragraphs, so it takes more paragraphs than the passages wanted
-    with gzip.open(LAWS, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            chosen.append(row)
-            total += len([p for p in row["text"].split("\n\n") if p.strip()])
-            if total >= passages * 1.6:
-                break
+    # passage building joins short paragraphs, so it takes more paragraphs than the passages wanted;
+    # beyond the whole file (≈ 220k passages) the statutes repeat, each round's titles numbered
+    for round_ in itertools.count(1):
+        with gzip.open(LAWS, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                if round_ > 1:
+                    row["title"] = f"{row['title']}（{round_}）"
+                chosen.append(row)
+                total += len([p for p in row["text"].split("\n\n") if p.strip()])
+                if total >= passages * 1.6:
+                    return chosen
     return chosen
 
 

@@ -16,14 +16,15 @@ import numpy as np
 from benchmarks.corpora import LAWS, ROOT, SEED_QA, WORK, distractor_corpus, missing
 from benchmarks.timing import time_calls
 from bot.model.encoder import load_encoder
+from bot.retrieval import vector_index
 from bot.retrieval.answer import answer
 from bot.retrieval.evaluate import load_questions
-from bot.retrieval.indexer import build_index, index_text, is_stale, make_faiss_index, sentence_texts
+from bot.retrieval.indexer import build_index, index_text, is_stale, sentence_texts
 from bot.retrieval.search import Searcher, SearchIndex, _background
 from bot.retrieval.vector_cache import EmbeddingCache
 
 
-def attach_vectors(index: SearchIndex, encoder) -> int:
+def attach_vectors(index: SearchIndex, encoder, ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD) -> int:
     """Real vectors where benchmarks.quality's law index encoded the text, random unit vectors elsewhere.
 
     With real vectors the seed's questions meet their own passages with real scores, so answer() answers and
@@ -43,7 +44,8 @@ def attach_vectors(index: SearchIndex, encoder) -> int:
                 matrix[row] = found[text]
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
-    index.vectors = make_faiss_index(matrix_of(texts), encoder.dim)
+    index.vectors, index.manifest["vectors"] = vector_index.build(matrix_of(texts), encoder.dim, ann_threshold)
+    vector_index.prepare(index.vectors, index.manifest["vectors"])
     index.background = _background(index.vectors)
     index.sentences = matrix_of(sentences).astype(np.float16)
     index.sentence_offsets = np.cumsum([0, *map(len, groups)]).astype(np.int64)
@@ -53,6 +55,12 @@ def attach_vectors(index: SearchIndex, encoder) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=60_000, help="law passages around the seed")
+    parser.add_argument(
+        "--ann-threshold",
+        type=int,
+        default=vector_index.DEFAULT_ANN_THRESHOLD,
+        help="passages from which the vectors go into an IVF index (as Settings.ann_threshold)",
+    )
     args = parser.parse_args()
     if missing(LAWS):
         return
@@ -63,12 +71,13 @@ def main() -> None:
         print("构建关键词索引 …", flush=True)
         build_index(corpus, index_dir, None, progress=False)
     index = SearchIndex.load(index_dir)
-    real = attach_vectors(index, encoder)
+    real = attach_vectors(index, encoder, args.ann_threshold)
     searcher = Searcher(index, encoder)
     questions = [q.question for q in load_questions(SEED_QA)]
     timing = time_calls(lambda q: answer(q, searcher), questions, rounds=3, warmup=5)
     print(
-        f"answer() at {len(index.passages)} passages ({real} real vectors): p50={timing.p50_ms:.1f} ms "
+        f"answer() at {len(index.passages)} passages ({real} real vectors, {index.manifest['vectors']}): "
+        f"p50={timing.p50_ms:.1f} ms "
         f"p95={timing.p95_ms:.1f} ms over {timing.calls} calls"
     )
 

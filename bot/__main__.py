@@ -102,16 +102,17 @@ def _eval(settings, args) -> int:
 
 def build_command(settings, corpus: Path | None, index: Path | None, if_stale: bool) -> int:
     from bot.engine import open_encoder
-    from bot.model.encoder import model_fingerprint, resolve_model
+    from bot.model.encoder import resolve_model, vector_fingerprint
     from bot.retrieval.indexer import build_index, is_stale
 
     corpus, index = corpus or settings.corpus_dir, index or settings.index_dir
     model = resolve_model(settings.embed_model, settings.models_dir)  # fingerprint only: no model load when fresh
-    if if_stale and not is_stale(corpus, index, model_fingerprint(model) if model else None):
+    fingerprint = vector_fingerprint(model, settings.embed_variant) if model else None
+    if if_stale and not is_stale(corpus, index, fingerprint):
         print(f"索引已是最新：{index}")
         return 0
     encoder = open_encoder(settings)
-    report = build_index(corpus, index, encoder, progress=True)
+    report = build_index(corpus, index, encoder, progress=True, ann_threshold=settings.ann_threshold)
     for error in report.errors:
         print(f"跳过文件 {error}", file=sys.stderr)
     print(

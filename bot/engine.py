@@ -11,8 +11,16 @@ from bot.retrieval.search import Searcher, SearchIndex
 from bot.settings import Settings
 
 
-def open_encoder(settings: Settings) -> Encoder | None:
-    return load_encoder(settings.embed_model, settings.models_dir, settings.embed_batch_size)
+def open_encoder(settings: Settings, variant: str | None = None) -> Encoder | None:
+    """The settings' encoder; ``variant`` overrides EMBED_VARIANT to match the index being served."""
+    return load_encoder(
+        settings.embed_model,
+        settings.models_dir,
+        settings.embed_batch_size,
+        variant or settings.embed_variant,
+        settings.encode_workers,
+        settings.embed_device,
+    )
 
 
 def open_searcher(settings: Settings, index_dir: Path | None = None, encoder: Encoder | None = None) -> Searcher:
@@ -22,7 +30,8 @@ def open_searcher(settings: Settings, index_dir: Path | None = None, encoder: En
     clean_uploads(settings.corpus_dir)
     index = SearchIndex.load(index_dir)
     if encoder is None and index.vectors is not None:
-        encoder = open_encoder(settings)
+        # questions must be encoded as the served build's passages were, until a rebuild changes variant
+        encoder = open_encoder(settings, (index.manifest.get("encoder") or {}).get("variant"))
     return Searcher(index, encoder)
 
 
@@ -30,8 +39,11 @@ def rebuild(
     settings: Settings, searcher: Searcher | None = None, progress: bool = True, on_progress: Progress = None
 ) -> BuildReport:
     """Incremental build, then hot-swap the searcher's index; it keeps serving the old one until then."""
-    encoder = searcher.encoder if searcher and searcher.encoder else open_encoder(settings)
-    report = build_index(settings.corpus_dir, settings.index_dir, encoder, progress, on_progress)
+    served = searcher.encoder if searcher else None
+    encoder = served if served and served.variant == settings.embed_variant else open_encoder(settings)
+    report = build_index(
+        settings.corpus_dir, settings.index_dir, encoder, progress, on_progress, settings.ann_threshold
+    )
     if searcher is not None:
         searcher.index = SearchIndex.load(settings.index_dir)
         searcher.encoder = encoder if searcher.index.vectors is not None else None

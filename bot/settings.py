@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,12 @@ class Settings(BaseSettings):
     database_url: str = ""  # the state store; empty: the SQLite file in data_dir (postgresql://… for replicas)
     embed_model: str = "multilingual-e5-small"
     embed_batch_size: int = 32
+    embed_variant: str = "fp32"  # or "int8": passages and questions through the quantised ONNX copy
+    embed_workers: int = 0  # onnxruntime sessions encoding side by side; 0: one per core above two cores
+    embed_device: str = "cpu"  # "cuda": sentence-transformers on the GPU (fp32)
+    # passages from which FAISS searches an IVF index instead of every vector (= vector_index.DEFAULT_ANN_THRESHOLD,
+    # repeated so that reading settings does not import FAISS)
+    ann_threshold: int = 100_000
 
     telegram_bot_token: str = ""
     telegram_api_base_url: str = "https://api.telegram.org"
@@ -53,6 +60,12 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @property
+    def encode_workers(self) -> int:
+        """Two cores are one session's threads' to share; beyond that one single-threaded session per core."""
+        cores = os.cpu_count() or 1
+        return self.embed_workers or (cores if cores > 2 else 1)
 
     @property
     def db_path(self) -> Path:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
-import faiss
 import numpy as np
 from tqdm import tqdm
 
@@ -25,6 +24,7 @@ from bot.ingest.corpus_files import clean_uploads
 from bot.ingest.corpus_files import fingerprint as corpus_fingerprint
 from bot.ingest.records import IngestError
 from bot.model.encoder import Encoder
+from bot.retrieval import vector_index
 from bot.retrieval.coverage import mentioned_places
 from bot.retrieval.index_files import (
     BM25,
@@ -50,7 +50,6 @@ from bot.retrieval.segment import Segmenter, learn_terms
 from bot.retrieval.tuning import FITTED
 from bot.retrieval.vector_cache import EmbeddingCache
 
-HNSW_THRESHOLD = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 KEEP_BUILDS = 2
 Progress = Callable[[int, int], None] | None
@@ -73,6 +72,7 @@ class BuildReport:
     dense: bool
     errors: list[IngestError] = field(default_factory=list)
     path: Path | None = None
+    vectors: dict = field(default_factory=dict)  # the FAISS index's kind and parameters (vector_index.build)
 
 
 def is_stale(corpus_dir: Path, index_dir: Path, model_fingerprint: str | None) -> bool:
@@ -115,17 +115,27 @@ def _remove_leftovers(index_dir: Path) -> list[Path]:
 
 
 def build_index(
-    corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool = True, on_progress: Progress = None
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder: Encoder | None,
+    progress: bool = True,
+    on_progress: Progress = None,
+    ann_threshold: int = vector_index.DEFAULT_ANN_THRESHOLD,
 ) -> BuildReport:
     """on_progress(done, total) lets a chat show how far the encode has got."""
     with build_lock(index_dir):
         _remove_leftovers(index_dir)
         clean_uploads(corpus_dir)
-        return _build(corpus_dir, index_dir, encoder, progress, on_progress)
+        return _build(corpus_dir, index_dir, encoder, progress, on_progress, ann_threshold)
 
 
 def _build(
-    corpus_dir: Path, index_dir: Path, encoder: Encoder | None, progress: bool, on_progress: Progress
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder: Encoder | None,
+    progress: bool,
+    on_progress: Progress,
+    ann_threshold: int,
 ) -> BuildReport:
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(corpus_dir)  # before reading: a file edited mid-build leaves the index stale
@@ -137,8 +147,11 @@ def _build(
         segmenter = _write_keyword_index(work, passages, articles)
         crash_point("build.keywords")
         encoded = cached = 0
+        vectors: dict = {}
         if encoder is not None:
-            encoded, cached = _write_vectors(work, passages, encoder, index_dir, progress, on_progress)
+            encoded, cached, vectors = _write_vectors(
+                work, passages, encoder, index_dir, progress, on_progress, ann_threshold
+            )
         ids = {p.passage_id for p in passages}
         report = BuildReport(
             passages=len(passages),
@@ -151,6 +164,7 @@ def _build(
             seconds=0.0,
             dense=encoder is not None,
             errors=errors,
+            vectors=vectors,
         )
         report.seconds = round(time.perf_counter() - started, 2)
         _write_manifest(work, fingerprint, encoder, report, segmenter)
@@ -210,8 +224,14 @@ def keyword_index(tokens: list[list[str]], k1: float = FITTED.bm25_k1, b: float 
 
 
 def _write_vectors(
-    work: Path, passages: list[Passage], encoder: Encoder, index_dir: Path, progress: bool, on_progress: Progress
-) -> tuple[int, int]:
+    work: Path,
+    passages: list[Passage],
+    encoder: Encoder,
+    index_dir: Path,
+    progress: bool,
+    on_progress: Progress,
+    ann_threshold: int,
+) -> tuple[int, int, dict]:
     """Passages go to FAISS; their sentence units (sentences.npy, rows per passage in offsets) rank sentences."""
     texts = [index_text(p) for p in passages]
     units = [sentence_texts(p) for p in passages]
@@ -234,26 +254,15 @@ def _write_vectors(
         bar.close()
     finally:
         cache.close()
-    faiss.write_index(make_faiss_index(_stack(found, texts, encoder.dim), encoder.dim), str(work / VECTORS))
+    index, entry = vector_index.build(_stack(found, texts, encoder.dim), encoder.dim, ann_threshold)
+    vector_index.write(index, work / VECTORS)
     np.save(work / SENTENCES, _stack(found, [u for group in units for u in group], encoder.dim).astype(np.float16))
     np.save(work / SENTENCE_OFFSETS, np.cumsum([0, *map(len, units)]).astype(np.int64))
-    return len(missing), len(wanted) - len(missing)
+    return len(missing), len(wanted) - len(missing), entry
 
 
 def _stack(found: dict[str, np.ndarray], texts: list[str], dim: int) -> np.ndarray:
     return np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, dim), "float32")
-
-
-def make_faiss_index(matrix: np.ndarray, dim: int) -> faiss.Index:
-    """Exact inner product while it is fast enough; HNSW takes over for very large corpora."""
-    index: faiss.Index
-    if len(matrix) >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-    else:
-        index = faiss.IndexFlatIP(dim)
-    index.add(matrix)
-    return index
 
 
 def _write_manifest(
@@ -263,6 +272,8 @@ def _write_manifest(
         "format": FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"id": encoder.model_id if encoder else None, "fingerprint": encoder.fingerprint if encoder else None},
+        "encoder": encoder.describe() if encoder else None,
+        "vectors": report.vectors or None,
         "corpus": fingerprint,
         "bm25": _bm25_params(),
         "counts": {

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.ingest.places import to_simplified
 from bot.model.encoder import Encoder
+from bot.retrieval import vector_index
 from bot.retrieval.coverage import Coverage
 from bot.retrieval.index_files import (
     BM25,
@@ -148,8 +149,8 @@ class SearchIndex:
         with (path / PASSAGES).open(encoding="utf-8") as handle:
             passages = [Passage(**json.loads(line)) for line in handle]
         bm25 = bm25s.BM25.load(str(path / BM25)) if (path / BM25).exists() else None
-        vectors = faiss.read_index(str(path / VECTORS)) if (path / VECTORS).exists() else None
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        vectors = vector_index.read(path / VECTORS, manifest.get("vectors")) if (path / VECTORS).exists() else None
         index = cls(path, passages, Segmenter.load(path / USERDICT), bm25, vectors, manifest)
         index.idf = _idf(bm25, len(passages)) if bm25 is not None else {}
         index.max_idf = max(index.idf.values(), default=1.0)
@@ -218,7 +219,7 @@ class Searcher:
         # one question's matrix-vector products are tiny; BLAS threads spinning beside torch's doubled latency
         threadpool_limits(1, user_api="blas")
         self.index = index
-        self.encoder = encoder if index.vectors is not None else None
+        self.encoder = vector_index.query_encoder(index.manifest, encoder) if index.vectors is not None else None
         self.tuning = tuning
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResult:

