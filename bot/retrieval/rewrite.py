@@ -47,6 +47,7 @@ _SWAP = re.compile(
     rf"{_ASK}{_END}"
 )
 _TOPIC = re.compile(r"(?:那|那么)(?P<topic>[\u4e00-\u9fff0-9A-Za-z+“”\"]{2,12}?)(?:呢|怎么样|咋样)[\s？?]*")
+SWAP_DEPTH = 50  # hits searched for the swapped-in place's own paragraphs
 ITEMS_MIN = 3  # fewer short openings than this are a coincidence, not a list of items
 ITEM_TITLE_CHARS = 18
 _POINTING = frozenset("这个 那个 这样 那样 这些 那些 这里 那里 这边 那边 别的 其他".split())
@@ -92,8 +93,32 @@ def respond(message: str, thread: Thread | None, searcher: Searcher, k: int = 5,
             return Step(follow.kind, Answer(message, True, "no_thread"), thread)
         return continue_thread(thread, follow, searcher)
     result = answer(follow.question, searcher, k=k, max_chars=max_chars)
-    understood = follow.question if follow.kind == "swap" else ""
-    return Step(follow.kind, result, thread_of(follow.question, result), understood)
+    if follow.kind == "new":
+        return Step("new", result, thread_of(follow.question, result))
+    if result.passage is not None:
+        places = searcher.index.coverage.read(follow.question).named
+        if places and not _about(result.passage, places):
+            result = _in_places(follow.question, places, searcher, k)
+    return Step("swap", result, thread_of(follow.question, result), follow.question)
+
+
+def _about(passage: Passage, places: set[str]) -> bool:
+    return bool(places & {passage.province, passage.city, passage.county, passage.town, passage.place})
+
+
+def _in_places(question: str, places: set[str], searcher: Searcher, k: int) -> Answer:
+    """“那嘉祥县呢？” asks about 嘉祥县 even where another place reports the practice in closer words: its own
+    best paragraphs, or a refusal when it has none on the subject — never the other place's answer."""
+    result = searcher.search(question, k=SWAP_DEPTH)
+    hits = [h for h in result.hits if _about(h.passage, places)][:k]
+    if not hits:
+        return Answer(question, True, "no_match")
+    index = searcher.index
+    top = hits[0]
+    sentences = pick_sentences(
+        question, top.passage.text, index.segmenter.tokens, index.idf, top.sentences, searcher.tuning.sentence_dense
+    )
+    return Answer(question, False, "", sentences, hits)
 
 
 def read(message: str, thread: Thread | None) -> FollowUp:
