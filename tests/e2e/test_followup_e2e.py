@@ -12,6 +12,7 @@ from tests.e2e.test_telegram_app import (  # noqa: F401  (fixtures)
     bot,
     emulator,
     library,
+    make_settings,
     searcher,
     settle,
     start_bot,
@@ -46,7 +47,7 @@ async def test_two_members_in_a_group_keep_their_own_threads(bot: Bot) -> None:
         return await ask(user, group, text, chat_type="group", chat_title="学习小组", user_id=member, **kwargs)
 
     a1 = await say(601, f"{mention} 3+1帮带制是怎么运作的？")
-    b1 = await say(602, f"/ask 邹城的村级工作擂台赛是怎么搞的？")
+    b1 = await say(602, "/ask 邹城的村级工作擂台赛是怎么搞的？")
     assert "金乡" in a1["text"] and "邹城" in b1["text"]
     chatter = await user.send_text(group, "还有吗", chat_type="group", user_id=601)  # not addressed: ignored
     a2 = await say(601, f"{mention} 第三条")
@@ -80,9 +81,7 @@ async def test_an_inline_answer_is_shared_into_a_group_without_the_bot(bot: Bot)
     assert refused["results"] == [] and refused["button"]["text"] == "资料中没有找到相关内容"
 
 
-async def test_inline_queries_are_rate_limited(start_bot, emulator, library, searcher, tmp_path) -> None:  # noqa: F811
-    from tests.e2e.test_telegram_app import make_settings
-
+async def test_inline_queries_are_rate_limited(start_bot, emulator, library, searcher, tmp_path) -> None:
     limited = await start_bot(make_settings(emulator, library, tmp_path / "data", questions_per_minute=2), searcher)
     for expected in (True, True, False):
         query = await limited.user.send_inline_query(702, "3+1帮带制是怎么运作的？")
