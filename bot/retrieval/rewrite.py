@@ -145,39 +145,45 @@ def read(message: str, thread: Thread | None) -> FollowUp:
     return FollowUp("new", message)
 
 
+def _place_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text` names places, each span taking an informal suffix along (三江县 for 三江侗族自治县)."""
+    spans = []
+    for mention in gazetteer().find(text):
+        end = mention.end
+        if not mention.full and text[end : end + 1] in _INFORMAL:
+            end += 1
+        spans.append((mention.start, end))
+    return spans
+
+
 def _places_span(text: str) -> tuple[int, int, str] | None:
     """The first run of adjacent place names in `text` (湖北红安 is one run), as (start, end, surface)."""
-    mentions = gazetteer().find(text)
-    if not mentions:
+    spans = _place_spans(text)
+    if not spans:
         return None
-    start = end = mentions[0].start
-    for mention in mentions:
-        if mention.start != end and end != start:
+    start, end = spans[0]
+    for a, b in spans[1:]:
+        if a != end:
             break
-        end = mention.end
+        end = b
     return start, end, text[start:end]
 
 
 def _swap_place(compact: str, previous: str) -> str | None:
     """The previous question about the place(s) the message names, when the message is nothing but them."""
-    mentions = gazetteer().find(compact)
-    if not mentions:
+    spans = _place_spans(compact)
+    if not spans:
         return None
-    shape, cursor, names = "", 0, []
-    for mention in mentions:
-        end = mention.end
-        if not mention.full and compact[end : end + 1] in _INFORMAL:  # 三江县 for 三江侗族自治县
-            end += 1
-        shape += compact[cursor : mention.start] + _PLACE
-        names.append(compact[mention.start : end])
+    shape, cursor = "", 0
+    for start, end in spans:
+        shape += compact[cursor:start] + _PLACE
         cursor = end
     shape = re.sub(f"{_PLACE}+", _PLACE, shape + compact[cursor:])
     if not _SWAP.fullmatch(shape):
         return None
-    place = "".join(names)
+    place = "".join(compact[start:end] for start, end in spans)
     asked = to_simplified(previous).strip()
-    framed = _LIST_QUESTION.search(asked)
-    if framed:  # 哪些地方在搞积分超市 → 兰考的积分超市是怎么搞的
+    if _LIST_QUESTION.search(asked):  # 哪些地方在搞积分超市 → 兰考的积分超市是怎么做的
         topic = _LIST_QUESTION.sub("", asked).strip(" ？?")
         return f"{place}的{topic}是怎么做的？"
     span = _places_span(asked)

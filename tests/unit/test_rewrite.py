@@ -33,6 +33,11 @@ def test_a_place_and_filler_swaps_the_place(message: str, swapped: str) -> None:
     assert (follow.kind, follow.question) == ("swap", swapped)
 
 
+def test_an_informally_written_place_is_replaced_whole() -> None:
+    follow = read("邳州呢？", Thread("三江县干部家访，哪几类干部必须上门？", "a", (1,)))
+    assert follow.question == "邳州干部家访，哪几类干部必须上门？"
+
+
 def test_a_question_without_a_place_gets_the_new_place_in_front() -> None:
     follow = read("那嘉祥县呢？", Thread("3+1帮带制是怎么运作的？", "a", (1,)))
     assert follow.question == "嘉祥县3+1帮带制是怎么运作的？"
