@@ -227,13 +227,14 @@ async def settle(user: EmulatorClient, chat: int, seconds: float = 0.6) -> list[
 async def test_commands_registered_and_start(bot: Bot) -> None:
     commands = await bot.user.bot_commands()
     names = [c["command"] for c in commands]
-    assert set(names) == {"start", "help", "ask", "today", "daily", "sources", "reindex", "about"}
+    assert set(names) == {"start", "help", "ask", "new", "today", "daily", "sources", "reindex", "about"}
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c["description"]) for c in commands)
     assert [(c["command"], c["description"]) for c in commands] == menu()  # the registry, in its order
     reply = await ask(bot.user, 1001, "/start")
     assert "党建问答" in reply["text"] and "/help" in reply["text"]
     help_reply = await ask(bot.user, 1001, "/help")
     assert "/daily" in help_reply["text"] and "@我" in help_reply["text"]
+    assert "/new" in help_reply["text"] and "那嘉祥县呢" in help_reply["text"]
 
 
 async def test_private_question_answered_with_citation_and_buttons(bot: Bot) -> None:
