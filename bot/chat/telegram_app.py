@@ -329,7 +329,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 async def on_inline_query(update: Update, context: Context) -> None:
-    """`@机器人 问题` in any chat: up to five answers, each with its citation, to post there. Limited per
+    """`@机器人 问题` in any chat: a few answers, each with its citation, to post there. Limited per
     member like questions; a refusal is a button above the empty list, never a result to share."""
     query = update.inline_query
     if query is None:
