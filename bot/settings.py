@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     daily_time: str = "08:00"
     questions_per_minute: int = 10
     max_question_chars: int = 500
+    followup_minutes: float = 10.0  # how long a member's last question stays the context of the next
     max_upload_bytes: int = 10 * 1024 * 1024
     max_upload_articles: int = 2000
     parse_memory_mb: int = 1024  # an upload is parsed in a child process under these limits

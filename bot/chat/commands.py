@@ -43,6 +43,7 @@ class Request:
     channel: Channel
     chat_id: int
     argument: str = ""
+    user_id: int | None = None  # who sent it; a conversation is one member in one chat
 
     @property
     def style(self) -> Style:
@@ -90,6 +91,7 @@ def _help(core: Core, request: Request) -> Reply:
 
 COMMANDS: tuple[Command, ...] = (
     Command("ask", "提问，例如 /ask 3+1帮带制是怎么运作的", unlisted=CONSOLE),
+    Command("new", "换个话题：下一句不再接着上一个问题", run=lambda core, r: core.forget(r.chat_id, r.user_id)),
     Command("more", "上一个回答的更多结果", channels=CONSOLE),
     Command("full", "阅读上一个回答的全文（/full 2 读第 2 条结果的全文）", channels=CONSOLE),
     Command("today", "现在读一段文章摘录", run=lambda core, r: core.today(r.chat_id, r.style)),

@@ -18,7 +18,7 @@ from bot.chat.replies import PLAIN
 from bot.chat.store import Store
 from bot.settings import Settings
 
-CONSOLE_CHAT = 0  # the console's own excerpt rotation and stored answers
+CONSOLE_CHAT = 0  # the console's own excerpt rotation, stored answers and conversation (its user, too)
 PROGRESS_EVERY = 1.0
 
 
@@ -68,7 +68,7 @@ class ConsoleSession:
         run = command.run
         if run is None:
             raise LookupError(f"/{command.name} is a console command but has no console handler")
-        return lambda argument: self.say(run(self.core, Request(Channel.CONSOLE, CONSOLE_CHAT, argument)))
+        return lambda argument: self.say(run(self.core, Request(Channel.CONSOLE, CONSOLE_CHAT, argument, CONSOLE_CHAT)))
 
     def close(self) -> None:
         self.open = False
@@ -80,7 +80,7 @@ class ConsoleSession:
             self.say(Reply([replies.ask_usage()]))
 
     def ask(self, question: str) -> None:
-        reply = self.core.ask(question, PLAIN, CONSOLE_CHAT)
+        reply = self.core.ask(question, PLAIN, CONSOLE_CHAT, CONSOLE_CHAT)
         if reply.query_id:
             self.last_query = reply.query_id
         self.say(reply)

@@ -19,13 +19,15 @@ from functools import cached_property
 from pathlib import Path
 
 from bot.chat import daily, replies
+from bot.chat.followup import Conversations, Key
 from bot.chat.gaps import Gap, Why, to_jsonl, topics
 from bot.chat.replies import Style
 from bot.chat.store import Store, StoreError, Subscription
 from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
 from bot.ingest.sandbox import Limits, load_file_limited
-from bot.retrieval.answer import answer
+from bot.retrieval import rewrite
+from bot.retrieval.answer import Answer, answer, pick_sentences
 from bot.retrieval.indexer import BuildCancelled, BuildReport, is_stale
 from bot.retrieval.passages import Passage
 from bot.retrieval.quiz import Bank, Quiz, make_quiz
@@ -76,6 +78,15 @@ class Reply:
     @property
     def query_id(self) -> str | None:
         return self.buttons[0].query_id if self.buttons else None
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One inline-mode result: the passage it quotes, its answering sentence, and the message to post."""
+
+    passage: Passage
+    sentence: str
+    text: str
 
 
 @dataclass
@@ -196,6 +207,8 @@ class Core:
         self.settings, self.searcher, self.store = settings, searcher, store
         limit = settings.questions_per_minute
         self.limiter = SharedWindow(store, limit) if settings.database_url else SlidingWindow(limit)
+        self.inline_limiter = SlidingWindow(limit)
+        self.conversations = Conversations(settings.followup_minutes * 60)
         self._reindex = threading.Lock()
         self._cancel = threading.Event()
         self._view_lock = threading.Lock()
@@ -213,15 +226,34 @@ class Core:
         return user_id is not None and user_id in self.settings.admin_ids
 
     # ------------------------------------------------------------------ questions
-    def ask(self, question: str, style: Style, chat_id: int | None = None) -> Reply:
-        result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
+    def ask(self, question: str, style: Style, chat_id: int | None = None, user_id: int | None = None) -> Reply:
+        """A question, or a follow-up to the asker's last one in this chat (see bot.retrieval.rewrite)."""
+        key: Key | None = (chat_id, user_id) if chat_id is not None else None
+        thread = self.conversations.get(key) if key is not None else None
+        step = rewrite.respond(question, thread, self.searcher, TOP_K, self.settings.max_question_chars)
+        result = step.answer
+        if result.reason == "no_thread":
+            return Reply([replies.nothing_to_continue(self.settings.followup_minutes, style)], ok=False)
+        if result.reason in rewrite.CONTINUATION_REFUSALS:
+            return Reply([replies.continuation_refused(result.reason, step.understood, step.items, style)], ok=False)
+        if key is not None and step.thread is not None:
+            self.conversations.put(key, step.thread)
+        return self._reply(result, style, chat_id, step.understood)
+
+    def forget(self, chat_id: int, user_id: int | None) -> Reply:
+        """/new: the next message is a new question whatever it looks like."""
+        return Reply([replies.forgotten(self.conversations.forget((chat_id, user_id)))])
+
+    def _reply(self, result: Answer, style: Style, chat_id: int | None, understood: str) -> Reply:
+        prefix = replies.understood(understood, style) if understood else ""
         if result.abstained or result.passage is None:
             gap = result.reason if result.reason in GAP_REASONS else ""
-            return Reply([replies.refusal(result, style, self.settings.max_question_chars)], ok=False, gap=gap)
-        text = replies.answer_text(result, style)
+            text = prefix + replies.refusal(result, style, self.settings.max_question_chars)
+            return Reply([text], ok=False, gap=gap)
+        text = prefix + replies.answer_text(result, style)
         hits = [(h.passage.passage_id, h.passage.article_id) for h in result.hits]
         try:
-            query_id = self.store.save_query(chat_id, question, hits)
+            query_id = self.store.save_query(chat_id, result.question, hits)
         except StoreError:  # a full disk costs the buttons, never the answer
             log.exception("could not store the hits behind an answer; replying without buttons")
             return Reply([text])
@@ -304,6 +336,31 @@ class Core:
         since = daily.week_start(self.settings.timezone, now)
         sent, rows = self.store.quiz_standing(chat_id, since)
         return Reply([replies.rank(sent, rows, self.store.quiz_enabled(chat_id), style)])
+
+    def inline(self, question: str, style: Style) -> list[Shared]:
+        """Up to TOP_K answers to share from any chat (inline mode): each hit's passage, its answering
+        sentences in bold and its citation; no conversation context, since nobody is talking to the bot."""
+        result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
+        if result.abstained or result.passage is None:
+            return []
+        index = self.searcher.index
+        shared = []
+        for rank, hit in enumerate(result.hits[:TOP_K]):
+            sentences = (
+                result.sentences
+                if rank == 0
+                else pick_sentences(
+                    question,
+                    hit.passage.text,
+                    index.segmenter.tokens,
+                    index.idf,
+                    hit.sentences,
+                    self.searcher.tuning.sentence_dense,
+                )
+            )
+            one = Answer(question, False, "", sentences, [hit])
+            shared.append(Shared(hit.passage, (sentences or [hit.passage.text])[0], replies.answer_text(one, style)))
+        return shared
 
     def more(self, query_id: str, style: Style) -> Reply:
         stored = self.store.query(query_id)

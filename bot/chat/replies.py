@@ -27,6 +27,9 @@ TITLE_CHARS = 120
 ALSO_CHARS = 80
 LIST_CHARS = 120
 REASON_CHARS = 400
+UNDERSTOOD_CHARS = 60
+INLINE_TITLE_CHARS = 64
+INLINE_DESCRIPTION_CHARS = 120
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -154,6 +157,52 @@ def answer_text(answer: Answer, style: Style) -> str:
         lines = [f"· {_where(s.passage, style)}：{style.esc(clip(s.sentence, ALSO_CHARS))}" for s in answer.also]
         text += "\n\n" + style.strong("另见（其他地方的同类做法）") + "\n" + "\n".join(lines)
     return text
+
+
+def understood(question: str, style: Style) -> str:
+    """A follow-up read in the light of the last question says how it was read, so a wrong guess shows."""
+    return f"{style.quiet('按“' + style.esc(clip(question, UNDERSTOOD_CHARS)) + '”理解：')}\n"
+
+
+def nothing_to_continue(minutes: float, style: Style) -> str:
+    return (
+        f"没有可以接着说的上一个问题（还没有提问，或已超过 {minutes:g} 分钟）。"
+        f"请把问题说完整，例如：{style.esc(EXAMPLE_QUESTION)}"
+    )
+
+
+def continuation_refused(reason: str, understood: str, items: int, style: Style) -> str:
+    where = style.esc(clip(understood, UNDERSTOOD_CHARS))
+    if reason == "no_item":
+        return f"没有{where}：上一个回答里只有 {items} 条。可以说“第一条”“还有吗”，或者提一个新问题。"
+    return f"这篇文章已经说完了，没有{where}。可以点“阅读全文”，或者提一个新问题。"
+
+
+def forgotten(had_thread: bool) -> str:
+    if had_thread:
+        return "好的，换个话题。下一句会当作新问题。"
+    return "好的。请直接提问。"
+
+
+def inline_title(passage: Passage) -> str:
+    place = passage.county or passage.place
+    return clip(" · ".join(p for p in (place, passage.title) if p), INLINE_TITLE_CHARS)
+
+
+def inline_description(sentence: str) -> str:
+    return clip(" ".join(sentence.split()), INLINE_DESCRIPTION_CHARS)
+
+
+def inline_nothing() -> str:
+    return "资料中没有找到相关内容"
+
+
+def inline_hint() -> str:
+    return "输入问题，把带出处的回答分享到聊天"
+
+
+def inline_rate_limited(wait_seconds: float) -> str:
+    return f"提问太频繁，请 {max(1, round(wait_seconds))} 秒后再试"
 
 
 def place_list(answer: Answer, style: Style) -> str:
@@ -373,7 +422,13 @@ def help_text(style: Style, commands: Sequence[tuple[str, str]], console: bool =
             "",
             "群聊中：只回答 /ask、@我 或回复我的消息，其余聊天不打扰。",
             "回答下方的按钮：“更多结果”看其他相关段落，“阅读全文”看整篇文章；👍/👎 告诉我们回答有没有用。",
+            "在任何聊天里输入 @机器人名 加问题，可以把带出处的回答直接分享出去（不必把我拉进群）。",
         ]
+    lines += [
+        "",
+        "接着问：紧接着上一个问题可以说“那嘉祥县呢？”（换个地方问同一件事）、“第二条具体说说”“还有吗”（接着看同一篇文章）；"
+        "说完整的新问题就重新开始，/new 立即换话题。",
+    ]
     return "\n".join(lines)
 
 

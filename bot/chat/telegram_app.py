@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from telegram import Bot, BotCommand, InputPollOption, Message, MessageEntity, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputPollOption,
+    InputTextMessageContent,
+    Message,
+    MessageEntity,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode, PollType
 from telegram.error import (
     BadRequest,
@@ -38,6 +48,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     JobQueue,
     MessageHandler,
     PollAnswerHandler,
@@ -70,6 +81,8 @@ log = logging.getLogger(__name__)
 
 EXCERPT_INTERVAL = "excerpt_interval"
 WEEKLY_GAPS = "weekly_gaps"
+INLINE_CACHE_SECONDS = 300  # Telegram's servers answer a repeated inline query themselves for this long
+INLINE_START = "inline"  # the /start parameter of the button shown when there is nothing to share
 CATCH_UP_DELAY = 5.0  # seconds after start-up before a missed daily excerpt is sent
 
 
@@ -113,6 +126,7 @@ def add_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(names, on_turn(handler_for(command)), filters=new))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(PollAnswerHandler(on_poll_answer))
+    app.add_handler(InlineQueryHandler(on_inline_query))
     private, groups = new & filters.ChatType.PRIVATE, new & filters.ChatType.GROUPS
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_turn(on_private_text)))
     app.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, on_turn(on_group_text)))
@@ -222,7 +236,7 @@ def handler_for(command: Command) -> TurnHandler:
 
 def _show(run: Run) -> TurnHandler:
     async def show(turn: Turn, context: Context) -> None:
-        request = Request(Channel.TELEGRAM, turn.chat.id, turn.argument)
+        request = Request(Channel.TELEGRAM, turn.chat.id, turn.argument, turn.user_id)
         reply = await asyncio.to_thread(run, core_of(context), request)
         await send_reply(context, turn.chat.id, reply, turn.reply_to)
 
@@ -271,7 +285,7 @@ async def answer_question(turn: Turn, context: Context, question: str) -> None:
         return
     async with typing(context, chat_id):
         with metrics.LATENCY.time():
-            reply = await asyncio.to_thread(core.ask, question, HTML, chat_id)
+            reply = await asyncio.to_thread(core.ask, question, HTML, chat_id, turn.user_id)
     metrics.QUESTIONS.inc()
     if not reply.ok:
         metrics.REFUSALS.inc()
@@ -344,6 +358,40 @@ async def on_button(update: Update, context: Context) -> None:
         return
     await query.answer()
     await send_reply(context, chat.id, reply, quote_in_groups(chat, update.effective_message))
+
+
+async def on_inline_query(update: Update, context: Context) -> None:
+    """`@机器人 问题` in any chat: a few answers, each with its citation, to post there. Limited per
+    member like questions; a refusal is a button above the empty list, never a result to share."""
+    query = update.inline_query
+    if query is None:
+        return
+    core = core_of(context)
+    question = query.query.strip()
+    if not question:
+        await query.answer([], cache_time=INLINE_CACHE_SECONDS, button=_inline_button(replies.inline_hint()))
+        return
+    wait = core.inline_limiter.hit(query.from_user.id)
+    if wait > 0:
+        limited = _inline_button(replies.inline_rate_limited(wait))
+        await query.answer([], cache_time=0, is_personal=True, button=limited)
+        return
+    shared = await asyncio.to_thread(core.inline, question, HTML)
+    results = [
+        InlineQueryResultArticle(
+            id=hashlib.sha256(f"{question}|{s.passage.passage_id}".encode()).hexdigest()[:32],
+            title=replies.inline_title(s.passage),
+            description=replies.inline_description(s.sentence),
+            input_message_content=InputTextMessageContent(s.text, parse_mode=ParseMode.HTML),
+        )
+        for s in shared
+    ]
+    nothing = None if results else _inline_button(replies.inline_nothing())
+    await query.answer(results, cache_time=INLINE_CACHE_SECONDS, button=nothing)
+
+
+def _inline_button(text: str) -> InlineQueryResultsButton:
+    return InlineQueryResultsButton(text=text, start_parameter=INLINE_START)
 
 
 # ---------------------------------------------------------------------- daily excerpts

@@ -360,3 +360,32 @@ async def test_long_polling_wakes_up_and_stops_promptly(emulator: EmulatorServer
             await app.shutdown()
             assert loop.time() - t0 < 3
     assert not errors, errors
+
+
+async def test_inline_queries_are_checked_like_telegram(polling: Harness) -> None:
+    from telegram import InlineQueryResultArticle, InputTextMessageContent
+
+    bot, user = polling.app.bot, polling.user
+    assert bot.bot.supports_inline_queries is True
+
+    def article(result_id: str, text: str) -> InlineQueryResultArticle:
+        return InlineQueryResultArticle(result_id, "标题", InputTextMessageContent(text, parse_mode=ParseMode.HTML))
+
+    query = await user.send_inline_query(901, "问题")
+    assert query["query"] == "问题" and query["from"]["id"] == 901
+    for results, error in (
+        ([article("a", "x"), article("a", "y")], "RESULT_ID_DUPLICATE"),
+        ([article("b" * 65, "x")], "RESULT_ID_INVALID"),
+        ([article("c", "x" * 4097)], "message is too long"),
+        ([article("d", "<b>broken")], "can't parse entities"),
+    ):
+        with pytest.raises(BadRequest, match=f"(?i){error}"):
+            await bot.answer_inline_query(query["id"], results)
+    assert await bot.answer_inline_query(query["id"], [article("ok", "<b>答案</b>原文")], cache_time=7)
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_inline_query(query["id"], [])
+    answer = await user.inline_answer(query["id"])
+    assert answer["cache_time"] == 7 and [r["id"] for r in answer["results"]] == ["ok"]
+    posted = await user.choose_inline_result(query["id"], "ok", -100902, chat_type="group", chat_title="别的群")
+    assert posted["via_bot"]["username"] == BOT_USERNAME and posted["from"]["id"] == 901
+    assert posted["text"] == "答案原文" and posted["entities"][0]["type"] == "bold"

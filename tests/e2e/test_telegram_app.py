@@ -231,6 +231,7 @@ async def test_commands_registered_and_start(bot: Bot) -> None:
         "start",
         "help",
         "ask",
+        "new",
         "today",
         "daily",
         "quiz",
@@ -246,6 +247,7 @@ async def test_commands_registered_and_start(bot: Bot) -> None:
     assert "党建问答" in reply["text"] and "/help" in reply["text"]
     help_reply = await ask(bot.user, 1001, "/help")
     assert "/daily" in help_reply["text"] and "@我" in help_reply["text"]
+    assert "/new" in help_reply["text"] and "那嘉祥县呢" in help_reply["text"]
 
 
 async def test_private_question_answered_with_citation_and_buttons(bot: Bot) -> None:

@@ -43,6 +43,9 @@ id is the chat id. All methods are coroutines::
     send_document(chat_id, filename, data, *, mime_type=None, caption=None, user_id=None,
                   chat_type="private", reply_to=None, ...) -> dict
     press_button(chat_id, message_id, data=None, *, text=None, user_id=None) -> dict
+    send_inline_query(user_id, query, *, chat_type="sender") -> dict   # an inline_query update
+    inline_answer(inline_query_id, *, timeout=10.0) -> dict            # the bot's answerInlineQuery
+    choose_inline_result(inline_query_id, result_id, chat_id, *, chat_type="private") -> dict  # via_bot
     messages(chat_id=None) -> list[dict]               # user's and bot's, in order
     bot_messages(chat_id=None, *, include_deleted=False) -> list[dict]
     wait_for_bot_message(chat_id, predicate=None, *, after=None, timeout=10.0) -> dict
@@ -471,6 +474,35 @@ class EmulatorClient:
             first_name=first_name,
             username=username,
         )
+
+    async def send_inline_query(self, user_id: int, query: str, *, chat_type: str = "sender") -> dict:
+        """Type ``@bot query`` as this user (in a chat of ``chat_type``); returns the InlineQuery."""
+        result = await self._emu("sendInlineQuery", user_id=user_id, query=query, chat_type=chat_type)
+        return {**result["inline_query"], "update_id": result["update_id"]}
+
+    async def inline_answer(self, inline_query_id: str, *, timeout: float = 10.0) -> dict:
+        """The bot's answerInlineQuery for that query, once it has answered."""
+
+        async def probe() -> dict | None:
+            found = await self._emu("inlineAnswers", inline_query_id=inline_query_id)
+            return found[0] if found else None
+
+        return await self.wait_until(probe, timeout=timeout, what=f"an answer to inline query {inline_query_id}")
+
+    async def choose_inline_result(
+        self, inline_query_id: str, result_id: str, chat_id: int, *, chat_type: str = "private", chat_title=None
+    ) -> dict:
+        """Post a chosen inline result into a chat as the querying user (a message ``via_bot``; the bot is
+        not told and need not be a member of that chat)."""
+        result = await self._emu(
+            "chooseInlineResult",
+            inline_query_id=inline_query_id,
+            result_id=result_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            chat_title=chat_title,
+        )
+        return result["message"]
 
     # ------------------------------------------------------------ reading
     async def messages(self, chat_id: int | None = None) -> list[dict]:

@@ -188,3 +188,24 @@ def test_core_expired_buttons(session) -> None:
     assert reply.ok and reply.query_id
     assert not core.full(reply.query_id, 99, PLAIN).ok
     assert core.full(reply.query_id, 1, PLAIN).ok
+
+
+def test_console_follows_up_through_a_pipe(seed_corpus, seed_index, tmp_path) -> None:
+    script = "\n".join([QUESTION, "那嘉祥县呢？", "第二条具体说说", "/new", "还有吗", "/quit"]) + "\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "console"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=console_env(seed_corpus, seed_index, tmp_path / "data"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    swapped = out.index("按“嘉祥县3+1帮带制是怎么运作的？”理解：\n")
+    item = out.index("按“《嘉祥：常态化推动干部监督全覆盖》第2条”理解：\n【全面覆盖“八小时外”。")
+    forgotten = out.index("好的，换个话题。")
+    nothing = out.index("没有可以接着说的上一个问题")
+    assert out.index("1名原第一书记指导") < swapped < item < forgotten < nothing
+    assert "出处：嘉祥：常态化推动干部监督全覆盖" in out[swapped:item]

@@ -70,7 +70,20 @@ def test_registry_rules() -> None:
 def test_menu_is_the_registry_in_order() -> None:
     expected = [c.name for c in COMMANDS if Channel.TELEGRAM in c.channels and Channel.TELEGRAM not in c.unlisted]
     assert [name for name, _ in menu()] == expected
-    assert expected == ["ask", "today", "daily", "quiz", "rank", "sources", "help", "about", "start", "reindex", "gaps"]
+    assert expected == [
+        "ask",
+        "new",
+        "today",
+        "daily",
+        "quiz",
+        "rank",
+        "sources",
+        "help",
+        "about",
+        "start",
+        "reindex",
+        "gaps",
+    ]
     assert dict(menu())["reindex"] == "更新索引（仅管理员）"  # the console's user is its admin: no mark there
     assert dict(listing(Channel.CONSOLE))["reindex"] == "更新索引"
 

@@ -31,7 +31,10 @@
  *     mention and url entities are computed like Telegram), documents, replies,
  *     group messages and button presses, answer polls (poll_answer updates),
  *     and read everything the bot did;
- *   - sendPoll (regular and quiz, with Telegram's length and option limits) and stopPoll.
+ *   - sendPoll (regular and quiz, with Telegram's length and option limits) and stopPoll;
+ *   - inline mode: a user's inline query becomes an `inline_query` update,
+ *     answerInlineQuery is checked against Telegram's limits, and the user can
+ *     post a chosen result into any chat (a message `via_bot`, like Telegram).
  *
  * Usage: node server.js [--port N] [--host 127.0.0.1] [--bot-username NAME]
  *                       [--bot-first-name NAME] [--exit-with-stdin]
@@ -160,6 +163,7 @@ ts.addUserUpdate = async function addUserUpdate(entry) {
 const bots = new Map();
 let fileCounter = 1;
 let callbackCounter = 1;
+let inlineCounter = 1;
 
 function botIdFromToken(token) {
   const m = /^(\d+):/.exec(token);
@@ -179,7 +183,8 @@ function getBot(token) {
         can_join_groups: true,
         // The emulator delivers every group message (like privacy mode off).
         can_read_all_group_messages: true,
-        supports_inline_queries: false,
+        // Inline mode on, as after BotFather's /setinline.
+        supports_inline_queries: true,
         can_connect_to_business: false,
         has_main_web_app: false,
       },
@@ -189,6 +194,7 @@ function getBot(token) {
       records: [], // every message of every chat, in order
       actions: [],
       callbacks: new Map(), // callback query id -> {query, answer}
+      inlineQueries: new Map(), // inline query id -> {query, answer}
       files: new Map(), // file_id -> file
       polls: new Map(), // poll id -> {poll, chatId, messageId, answers: Map user id -> option ids}
       commands: new Map(), // scope|lang -> [BotCommand]
@@ -983,6 +989,56 @@ methods.answercallbackquery = (bot, p) => {
   return true;
 };
 
+const MAX_INLINE_RESULTS = 50;
+const MAX_INLINE_ID_BYTES = 64;
+const INLINE_START_PARAMETER = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An InlineQueryResultArticle as Telegram checks it; other result types are not emulated. */
+function checkInlineResult(result, seen) {
+  if (!result || typeof result !== 'object') throw badRequest("can't parse inline query result JSON object");
+  if (result.type !== 'article') throw badRequest(`inline query result type ${result.type} is not supported by the emulator`);
+  const id = String(result.id === undefined ? '' : result.id);
+  const bytes = Buffer.byteLength(id);
+  if (bytes < 1 || bytes > MAX_INLINE_ID_BYTES) throw badRequest('RESULT_ID_INVALID');
+  if (seen.has(id)) throw badRequest('RESULT_ID_DUPLICATE');
+  seen.add(id);
+  if (typeof result.title !== 'string' || !result.title.trim()) throw badRequest('RESULT_TITLE_EMPTY');
+  const content = result.input_message_content;
+  if (!content || typeof content.message_text !== 'string') throw badRequest('MESSAGE_EMPTY');
+  formatText(content.message_text, content.parse_mode, content.entities);
+  checkReplyMarkup(result.reply_markup);
+  return { ...result, id };
+}
+
+methods.answerinlinequery = (bot, p) => {
+  const id = strParam(p, 'inline_query_id');
+  const iq = id && bot.inlineQueries.get(id);
+  if (!iq || iq.answer) throw badRequest('query is too old and response timeout expired or query ID is invalid');
+  const results = jsonParam(p, 'results');
+  if (!Array.isArray(results)) throw badRequest('results must be an Array');
+  if (results.length > MAX_INLINE_RESULTS) throw badRequest('RESULTS_TOO_MUCH');
+  const seen = new Set();
+  const checked = results.map((r) => checkInlineResult(r, seen));
+  const button = jsonParam(p, 'button');
+  if (button !== undefined) {
+    if (!button || typeof button.text !== 'string' || !button.text) throw badRequest('BUTTON_TEXT_INVALID');
+    if (button.start_parameter !== undefined && !INLINE_START_PARAMETER.test(button.start_parameter)) {
+      throw badRequest('START_PARAM_INVALID');
+    }
+  }
+  const nextOffset = strParam(p, 'next_offset') || '';
+  if (Buffer.byteLength(nextOffset) > 64) throw badRequest('NEXT_OFFSET_INVALID');
+  iq.answer = {
+    inline_query_id: id,
+    results: checked,
+    button: button || null,
+    cache_time: intParam(p, 'cache_time', { required: false }) ?? 300,
+    is_personal: boolParam(p, 'is_personal'),
+    next_offset: nextOffset,
+  };
+  return true;
+};
+
 function commandsKey(p) {
   const scope = jsonParam(p, 'scope') || { type: 'default' };
   return `${JSON.stringify(scope)}|${strParam(p, 'language_code') || ''}`;
@@ -1175,12 +1231,7 @@ async function handleBotApi(req, res) {
 }
 
 // ---------------------------------------------------------------- simulated users (/emu/...)
-function registerSender(bot, p) {
-  const chatId = intParam(p, 'chat_id');
-  const chatType = strParam(p, 'chat_type') || 'private';
-  if (!['private', 'group', 'supergroup'].includes(chatType)) throw badRequest('chat_type must be private, group or supergroup');
-  const userId = intParam(p, 'user_id', { required: false }) ?? (chatType === 'private' ? chatId : 1);
-  if (chatType === 'private' && userId !== chatId) throw badRequest('in a private chat, chat_id must equal user_id');
+function registerUser(bot, p, userId) {
   const user = {
     id: userId,
     is_bot: false,
@@ -1192,6 +1243,16 @@ function registerSender(bot, p) {
   if (username) user.username = username;
   user.language_code = strParam(p, 'language_code') || 'zh-hans';
   bot.users.set(userId, user);
+  return user;
+}
+
+function registerSender(bot, p) {
+  const chatId = intParam(p, 'chat_id');
+  const chatType = strParam(p, 'chat_type') || 'private';
+  if (!['private', 'group', 'supergroup'].includes(chatType)) throw badRequest('chat_type must be private, group or supergroup');
+  const userId = intParam(p, 'user_id', { required: false }) ?? (chatType === 'private' ? chatId : 1);
+  if (chatType === 'private' && userId !== chatId) throw badRequest('in a private chat, chat_id must equal user_id');
+  const user = registerUser(bot, p, userId);
   let chat = bot.chats.get(chatId);
   if (!chat || chat.type !== chatType) {
     if (chatType === 'private') {
@@ -1341,6 +1402,47 @@ emu.answerPoll = async (p, files, res) => {
   const update = { botToken: bot.token, update: { update_id: 0, poll_answer: answer } };
   const delivery = await ts.addUserUpdate(update);
   deliveryResult(res, update, delivery, { poll_answer: answer, poll });
+};
+
+emu.sendInlineQuery = async (p, files, res) => {
+  const bot = getBot(tokenOf(p));
+  const query = strParam(p, 'query') || '';
+  if (query.length > 256) throw badRequest('inline query is longer than 256 characters');
+  const user = registerUser(bot, p, intParam(p, 'user_id'));
+  const inline = {
+    id: `${bot.user.id}${String(inlineCounter++).padStart(8, '0')}`,
+    from: user,
+    query,
+    offset: strParam(p, 'offset') || '',
+    chat_type: strParam(p, 'chat_type') || 'sender',
+  };
+  bot.inlineQueries.set(inline.id, { query: inline, answer: null });
+  const entry = { botToken: bot.token, update: { update_id: 0, inline_query: inline } };
+  const delivery = await ts.addUserUpdate(entry);
+  deliveryResult(res, entry, delivery, { inline_query: inline });
+};
+
+emu.inlineAnswers = async (p, files, res) => {
+  const bot = getBot(tokenOf(p));
+  const id = strParam(p, 'inline_query_id');
+  const answers = [...bot.inlineQueries.values()].filter((q) => q.answer && (!id || q.query.id === id));
+  sendOk(res, answers.map((q) => q.answer));
+};
+
+emu.chooseInlineResult = async (p, files, res) => {
+  const bot = getBot(tokenOf(p));
+  const iq = bot.inlineQueries.get(strParam(p, 'inline_query_id') || '');
+  if (!iq || !iq.answer) throw badRequest('the inline query has no answer to choose from');
+  const result = iq.answer.results.find((r) => r.id === strParam(p, 'result_id'));
+  if (!result) throw badRequest(`no inline result ${JSON.stringify(strParam(p, 'result_id'))}`);
+  const { chat, user } = registerSender(bot, { ...p, user_id: iq.query.from.id });
+  const content = result.input_message_content;
+  const { text, entities } = formatText(content.message_text, content.parse_mode, content.entities);
+  const msg = { message_id: nextMessageId(), from: user, chat, date: nowSec(), via_bot: botSender(bot), text };
+  if (entities) msg.entities = entities;
+  // Posted by the user through the bot: the bot is not told (it may not even be in the chat).
+  addRecord(bot, msg, { from_bot: false, method: 'inline', raw_text: content.message_text, parse_mode: content.parse_mode });
+  sendOk(res, { message: msg });
 };
 
 emu.messages = async (p, files, res) => {
