@@ -27,7 +27,7 @@ from bot.ingest import SUPPORTED_SUFFIXES, IngestError
 from bot.ingest.corpus_files import safe_filename, same_content, save_new
 from bot.ingest.sandbox import Limits, load_file_limited
 from bot.retrieval import rewrite
-from bot.retrieval.answer import Answer, answer, pick_sentences
+from bot.retrieval.answer import Answer, answer, hit_sentences
 from bot.retrieval.indexer import BuildCancelled, BuildReport, is_stale
 from bot.retrieval.passages import Passage
 from bot.retrieval.quiz import Bank, Quiz, make_quiz
@@ -343,21 +343,9 @@ class Core:
         result = answer(question, self.searcher, k=TOP_K, max_chars=self.settings.max_question_chars)
         if result.abstained or result.passage is None:
             return []
-        index = self.searcher.index
         shared = []
         for rank, hit in enumerate(result.hits[:TOP_K]):
-            sentences = (
-                result.sentences
-                if rank == 0
-                else pick_sentences(
-                    question,
-                    hit.passage.text,
-                    index.segmenter.tokens,
-                    index.idf,
-                    hit.sentences,
-                    self.searcher.tuning.sentence_dense,
-                )
-            )
+            sentences = result.sentences if rank == 0 else hit_sentences(question, hit, self.searcher)
             one = Answer(question, False, "", sentences, [hit])
             shared.append(Shared(hit.passage, (sentences or [hit.passage.text])[0], replies.answer_text(one, style)))
         return shared

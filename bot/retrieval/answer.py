@@ -18,7 +18,7 @@ PLACES_DEPTH = 20  # hits searched when a question names no place, to find the o
 ALSO_PLACES = 3
 LIST_PLACES = 10
 # the frame of a list question (哪些地方在搞…) asks for places; what it asks about is the rest
-_LIST_QUESTION = re.compile(
+LIST_QUESTION = re.compile(
     r"(?:都有|有)?(?:哪些|哪几个)(?:地方|县|市|区|地区|乡镇|地市)(?:都|也)?(?:在|有)?(?:搞|推行|开展|实行|建)?了?"
     r"|各地(?:的|都)?"
 )
@@ -94,8 +94,8 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     reason = check_question(question, max_chars)
     if reason:
         return Answer(question, True, reason)
-    framed = bool(_LIST_QUESTION.search(question))
-    asked = _LIST_QUESTION.sub(" ", question).strip() if framed else question.strip()
+    framed = bool(LIST_QUESTION.search(question))
+    asked = LIST_QUESTION.sub(" ", question).strip() if framed else question.strip()
     # other places' passages sit further down than the k shown
     result = searcher.search(asked or question.strip(), k=max(k, PLACES_DEPTH), mode=mode)
     named = bool(result.named)
@@ -105,7 +105,7 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
     top = result.hits[0]
-    sentences = _sentences(question, top, searcher)
+    sentences = hit_sentences(question, top, searcher)
     also = [] if named else _other_places(question, result.hits, searcher, listing)
     hits = result.hits[:k]
     for i, source in enumerate(also):  # a place found below the k shown keeps its hit, after them
@@ -115,7 +115,8 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     return Answer(question, False, "", sentences, hits, also=also, listing=listing)
 
 
-def _sentences(question: str, hit: Hit, searcher: Searcher) -> list[str]:
+def hit_sentences(question: str, hit: Hit, searcher: Searcher) -> list[str]:
+    """The sentences of one hit that answer the question, chosen as the answer's own are."""
     index = searcher.index
     return pick_sentences(
         question, hit.passage.text, index.segmenter.tokens, index.idf, hit.sentences, searcher.tuning.sentence_dense
@@ -139,7 +140,7 @@ def _other_places(question: str, hits: list[Hit], searcher: Searcher, listing: b
         if hit.score < floor or key in seen:
             continue
         seen.add(key)
-        found.append(Source(rank, hit, (_sentences(question, hit, searcher) or [hit.passage.text])[0]))
+        found.append(Source(rank, hit, (hit_sentences(question, hit, searcher) or [hit.passage.text])[0]))
         if len(found) >= (LIST_PLACES if listing else ALSO_PLACES) - (1 if listing else 0):
             break
     return found

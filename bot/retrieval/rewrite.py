@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.ingest.places import gazetteer, to_simplified
-from bot.retrieval.answer import _LIST_QUESTION, Answer, answer, pick_sentences
+from bot.retrieval.answer import LIST_QUESTION, Answer, answer, hit_sentences, pick_sentences
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Hit, Searcher
 from bot.retrieval.sentences import sentence_units, split_sentences
@@ -113,12 +113,7 @@ def _in_places(question: str, places: set[str], searcher: Searcher, k: int) -> A
     hits = [h for h in result.hits if _about(h.passage, places)][:k]
     if not hits:
         return Answer(question, True, "no_match")
-    index = searcher.index
-    top = hits[0]
-    sentences = pick_sentences(
-        question, top.passage.text, index.segmenter.tokens, index.idf, top.sentences, searcher.tuning.sentence_dense
-    )
-    return Answer(question, False, "", sentences, hits)
+    return Answer(question, False, "", hit_sentences(question, hits[0], searcher), hits)
 
 
 def read(message: str, thread: Thread | None) -> FollowUp:
@@ -183,8 +178,8 @@ def _swap_place(compact: str, previous: str) -> str | None:
         return None
     place = "".join(compact[start:end] for start, end in spans)
     asked = to_simplified(previous).strip()
-    if _LIST_QUESTION.search(asked):  # 哪些地方在搞积分超市 → 兰考的积分超市是怎么做的
-        topic = _LIST_QUESTION.sub("", asked).strip(" ？?")
+    if LIST_QUESTION.search(asked):  # 哪些地方在搞积分超市 → 兰考的积分超市是怎么做的
+        topic = LIST_QUESTION.sub("", asked).strip(" ？?")
         return f"{place}的{topic}是怎么做的？"
     span = _places_span(asked)
     if span is None:

@@ -8,14 +8,11 @@ members answer them as poll_answer updates, and /rank counts them across a resta
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from bot.chat.telegram_app import WEEKLY_GAPS, send_weekly_gaps
-from bot.retrieval.indexer import build_index
-from bot.retrieval.search import Searcher, SearchIndex
-from tests.conftest import SEED
+from tests.e2e.test_delivery_e2e import library, searcher  # noqa: F401  (fixtures: the seed, keyword-only)
 from tests.e2e.test_telegram_app import (  # noqa: F401  (fixtures)
     ADMIN,
     MEMBER,
@@ -34,21 +31,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 GROUP = -100777
 LEADER, READER = 6101, 6102
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Library:
-    root = tmp_path_factory.mktemp("quiz-library")
-    corpus, index = root / "corpus", root / "index"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    build_index(corpus, index, None, progress=False)
-    return Library(corpus, index)
-
-
-@pytest.fixture(scope="module")
-def searcher(library: Library) -> Searcher:
-    return Searcher(SearchIndex.load(library.index), None)
 
 
 def is_excerpt(m: dict) -> bool:

@@ -25,11 +25,9 @@ import pytest_asyncio
 
 from bot.chat.daily import local_day
 from bot.chat.store import Store
-from bot.retrieval.indexer import build_index
-from tests.conftest import SEED
 from tests.e2e.test_telegram_app import QUESTION, WEISHAN_MD
 from tests.e2e.tg_emulator import EmulatorClient, EmulatorServer, free_port, run_emulator
-from tests.faults.test_delivery_faults import BotProcess
+from tests.faults.test_delivery_faults import BotProcess, library  # noqa: F401  (fixture: the shared corpus and index folders)
 from tests.postgres import PostgresCluster
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -46,18 +44,6 @@ _tokens = itertools.count(880001)
 def emulator() -> Iterator[EmulatorServer]:
     with run_emulator(bot_username="PartyReplicaBot") as emu:
         yield emu
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """The shared folder: corpus (uploads land here), index (builds are published here), no models."""
-    root = tmp_path_factory.mktemp("replicas-shared")
-    corpus, index, models = root / "corpus", root / "index", root / "no-models"
-    corpus.mkdir()
-    models.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    build_index(corpus, index, None, progress=False)
-    return corpus, index, models
 
 
 class Proxy:
@@ -161,8 +147,8 @@ class Replicas:
         return "\n".join(f"--- replica {name}\n{bot.output()}" for name, bot in self.bots.items())
 
 
-def replica_env(shared: tuple[Path, Path, Path], token: str, database: str, port: int, proxy_port: int, data: Path):
-    corpus, index, models = shared
+def replica_env(library: tuple[Path, Path, Path], token: str, database: str, port: int, proxy_port: int, data: Path):
+    corpus, index, models = library
     return {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": token,
@@ -185,7 +171,7 @@ def replica_env(shared: tuple[Path, Path, Path], token: str, database: str, port
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def replicas(
-    emulator: EmulatorServer, postgres: PostgresCluster, shared, tmp_path_factory
+    emulator: EmulatorServer, postgres: PostgresCluster, library, tmp_path_factory
 ) -> AsyncIterator[Replicas]:
     root = tmp_path_factory.mktemp("replicas")
     token, database = f"{next(_tokens)}:TEST-replicas", postgres.create_database()
@@ -194,7 +180,7 @@ async def replicas(
     proxy = Proxy(root, proxy_port, ports)
     bots = {}
     for name, port in ports.items():
-        env = replica_env(shared, token, database, port, proxy_port, root / f"data-{name}")
+        env = replica_env(library, token, database, port, proxy_port, root / f"data-{name}")
         env["TELEGRAM_API_BASE_URL"] = emulator.base_url
         bots[name] = BotProcess(env, root / f"replica-{name}.log")
     async with emulator.client(token) as user:
@@ -351,8 +337,8 @@ async def test_kill_9_of_a_replica_mid_delivery_loses_and_repeats_nothing(
 # --------------------------------------------------------------------------- reindex
 
 
-async def test_a_reindex_on_replica_a_is_served_by_replica_b(replicas: Replicas, shared) -> None:
-    corpus = shared[0]
+async def test_a_reindex_on_replica_a_is_served_by_replica_b(replicas: Replicas, library) -> None:
+    corpus = library[0]
     user = replicas.user
     await replicas.route("a")
     (corpus / "weishan.md").write_text(WEISHAN_MD, encoding="utf-8")
