@@ -51,6 +51,9 @@ def seed_corpus() -> Path:
 MULTI = ROOT / "tests" / "data" / "multi"
 
 
+MULTI_HELDOUT = MULTI / "heldout" / "qa_heldout.jsonl"  # written blind after the weights were fixed: only reported
+
+
 def multi_questions() -> list[Path]:
     """The many-places dev questions (tests/data/multi/qa_*.jsonl)."""
     return sorted(MULTI.glob("qa_*.jsonl"))

@@ -18,6 +18,7 @@ import numpy as np
 from benchmarks.corpora import (
     CMRC,
     LAWS,
+    MULTI_HELDOUT,
     ROOT,
     ROUND3_QA,
     SEED_QA,
@@ -134,6 +135,7 @@ def main() -> None:
     results["latency_seed"] = latency(seed, load_questions(SEED_QA), "seed")
     multi = Searcher(SearchIndex.load(ensure_index(multi_corpus(), encoder)), encoder)
     results["multi/dev"] = report("multi/dev", multi, [q for p in multi_questions() for q in load_questions(p)], True)
+    results["multi/heldout"] = report("multi/heldout", multi, load_questions(MULTI_HELDOUT), True)
     for part, questions in seed_splits().items():
         results[f"seed+multi/{part}"] = report(f"seed+multi/{part}", multi, questions)
     if not missing(LAWS):

@@ -1,11 +1,13 @@
-"""Fit BM25's k1 and b, the fusion weights and the refusal rule on the dev questions; report round 3 apart.
+"""Fit BM25's k1 and b, the fusion weights and the refusal rule on the dev questions; report held-out sets apart.
 
 Weights come from a fit, not from hand edits, so that a change to retrieval is followed by a refit whose
 numbers can be traced to questions. `--write` stores the result in the FITTED block of
 bot/retrieval/tuning.py (the rest of that file stays as it is); without it the block is only printed.
 keyword_only_min_chars and sentence_dense are not fitted here and pass through unchanged. Fitting needs the
 benchmark indexes that benchmarks.quality builds. An index keeps the k1 and b it was built with: the
-staleness check does not look at them, so new ones take effect after a rebuild.
+staleness check does not look at them, so new ones take effect after a rebuild. The ranking weights are fitted
+on the seed's questions; the refusal rule also on the many-places dev questions over their own corpus, since
+there most outside questions name a practice or figure the corpus lacks, not a topic far from it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpora import ROOT, ROUND3_QA, SEED_QA, WORK, split_of
+from benchmarks.corpora import MULTI_HELDOUT, ROOT, ROUND3_QA, SEED_QA, WORK, multi_questions, split_of
 from bot.retrieval.evaluate import first_hit_rank, load_questions
 from bot.retrieval.indexer import keyword_index, keyword_tokens
 from bot.retrieval.search import Searcher, SearchIndex
@@ -30,6 +32,7 @@ END = "# --- end FITTED ---"
 # refusal off (bar the answer-type rule): the fits below rank and score every question
 OPEN = replace(FITTED, bias=99.0)
 INDEXES = {"seed": WORK / "seed" / "index", "seed+laws10k": WORK / "seed_laws10k" / "index"}
+MULTI_INDEX = WORK / "multi" / "index"
 
 
 def rows_for(searcher: Searcher, questions, tuning: Tuning, mode: str = "hybrid") -> list[dict]:
@@ -43,6 +46,8 @@ def rows_for(searcher: Searcher, questions, tuning: Tuning, mode: str = "hybrid"
                 "answerable": bool(q.gold),
                 "rank": first_hit_rank(result, q.gold) if q.gold else None,
                 "evidence": result.evidence,
+                # refused by a rule whatever the score: the place is absent, or its articles do not answer it
+                "ruled": bool(result.absent or result.unanswered),
             }
         )
     return rows
@@ -59,8 +64,11 @@ def main() -> None:
     parser.add_argument(
         "--write", action="store_true", help=f"rewrite the FITTED block of {TUNING_FILE.relative_to(ROOT)}"
     )
+    parser.add_argument(
+        "--refusal-only", action="store_true", help="keep BM25 and fusion weights, refit only the refusal rule"
+    )
     args = parser.parse_args()
-    absent = [str(path) for path in INDEXES.values() if not path.exists()]
+    absent = [str(path) for path in (*INDEXES.values(), MULTI_INDEX) if not path.exists()]
     if absent:
         print(f"缺少基准索引：{', '.join(absent)}（请先运行 python -m benchmarks.quality）")
         raise SystemExit(1)
@@ -72,6 +80,18 @@ def main() -> None:
     questions = load_questions(SEED_QA) + load_questions(ROUND3_QA)
     dev = [q for q in questions if splits[q.id] == "dev"]
     searchers = {name: Searcher(SearchIndex.load(path), encoder) for name, path in INDEXES.items()}
+    multi = [q for path in multi_questions() for q in load_questions(path)]
+    multi_heldout = load_questions(MULTI_HELDOUT) if MULTI_HELDOUT.exists() else []
+    splits |= {q.id: "dev" for q in multi} | {q.id: "heldout" for q in multi_heldout}
+    refusal_sets = [(s, questions) for s in searchers.values()]
+    refusal_sets.append((Searcher(SearchIndex.load(MULTI_INDEX), encoder), questions + multi + multi_heldout))
+    if args.refusal_only:
+        fitted = fit_refusal(refusal_sets, splits, OPEN)
+        print(render_fitted(fitted))
+        if args.write:
+            write_fitted(TUNING_FILE, render_fitted(fitted))
+            print(f"已写入 {TUNING_FILE}")
+        return
     k1, b = fit_bm25(searchers, dev)
     best = None
     # only weight ratios matter for ranking, so BM25's weight stays fixed; ties go to the better MRR
@@ -85,7 +105,7 @@ def main() -> None:
                 f"fusion dense={d} sentence={sent} chars={chars}: dev R@1 sum {score[0]:.3f}, MRR sum {score[1]:.3f}",
                 flush=True,
             )
-    fitted = fit_refusal(searchers, questions, splits, best[1])
+    fitted = fit_refusal(refusal_sets, splits, best[1])
     block = render_fitted(fitted)
     print(block)
     if args.write:
@@ -128,7 +148,7 @@ FEATURE_SETS = (
 REFUSED_ANSWERABLE = 0.02  # the answer-quality target's ceiling on answerable questions refused
 
 
-def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str], tuning: Tuning) -> Tuning:
+def fit_refusal(sets: list[tuple[Searcher, list]], splits: dict[str, str], tuning: Tuning) -> Tuning:
     """Per feature set a logistic fit on dev, cut where it refuses the targeted share of answerable dev questions.
 
     The target caps that error, so the cut spends exactly it and the feature sets compete on the other one: the
@@ -137,12 +157,9 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
     """
     from sklearn.linear_model import LogisticRegression
 
-    rows = [
-        dict(r, split=splits[r["id"]], index=name)
-        for name, s in searchers.items()
-        for r in rows_for(s, questions, tuning)
-    ]
-    rows = [r for r in rows if r["evidence"].type_found]  # the answer-type rule refuses those on its own
+    rows = [dict(r, split=splits[r["id"]]) for s, questions in sets for r in rows_for(s, questions, tuning)]
+    # the answer-type and place rules refuse those on their own
+    rows = [r for r in rows if r["evidence"].type_found and not r["ruled"]]
     best = None
     for features in FEATURE_SETS:
         x = np.array([[getattr(r["evidence"], f) for f in features] for r in rows])
@@ -159,7 +176,7 @@ def fit_refusal(searchers: dict[str, Searcher], questions, splits: dict[str, str
                 f"{part} out {int((refused & chosen & ~y).sum())}/{int((chosen & ~y).sum())} "
                 f"in {int((refused & chosen & y).sum())}/{int((chosen & y).sum())}"
             )
-        print(f"refusal {features}: {' | '.join(parts)}  (both indexes)")
+        print(f"refusal {features}: {' | '.join(parts)}  (all indexes)")
         score = (int((refused & dev & ~y).sum()), -int((refused & dev & y).sum()), -len(features))
         if best is None or score > best[0]:
             best = (score, features, model.coef_[0], model.intercept_[0] - cut)

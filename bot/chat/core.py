@@ -41,7 +41,11 @@ MORE_BUTTONS = 5  # buttons for other places' articles under one answer
 REINDEX_HOLD = "reindex"  # the store hold one index build runs under, across replicas
 OFF_WORDS = {"off", "stop", "no", "关闭", "取消", "退订", "停止"}
 ON_WORDS = {"on", "start", "yes", "开启", "打开", "开"}
-GAP_REASONS = {"no_match", "absent_place"}  # refusals that say the corpus lacks something (not a bad question)
+GAP_REASONS = {
+    "no_match",
+    "absent_place",
+    "place_unanswered",
+}  # refusals that say the corpus lacks something (not a bad question)
 GAPS_DAYS, MAX_GAPS_DAYS = 7, 90
 
 

@@ -232,7 +232,7 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
         return f"问题太长了（{len(answer.question.strip())} 字）。请精简到 {max_chars} 字以内再问。"
     if answer.reason == "no_text":
         return "没有看懂这个问题，请用文字提问。"
-    if answer.reason == "absent_place":
+    if answer.reason in ("absent_place", "place_unanswered"):
         return absent_place(answer, style)
     echo = " ".join(answer.question.split())
     if len(echo) > QUESTION_ECHO_CHARS:
@@ -244,9 +244,13 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
 
 
 def absent_place(answer: Answer, style: Style) -> str:
-    """Say first that the named place is not covered; another place's practice comes only as that."""
+    """Say first that the named place is not covered, or that its articles do not tell this; another place's
+    practice comes only as that."""
     named = "、".join(style.esc(clip(name, 30)) for name in answer.absent)
-    text = f"资料库里没有关于{named}的报道，无法回答这个问题。"
+    if answer.reason == "absent_place":
+        text = f"资料库里没有关于{named}的报道，无法回答这个问题。"
+    else:
+        text = f"资料库里关于{named}的报道没有讲到这个问题，无法回答。"
     if answer.hits and answer.sentences:
         other = answer.hits[0].passage
         where = style.esc(clip(" · ".join(p for p in (other.place, other.date) if p), TITLE_CHARS))

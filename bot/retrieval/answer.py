@@ -45,10 +45,10 @@ class Source:
 class Answer:
     question: str
     abstained: bool
-    reason: str = ""  # "", "empty", "too_long", "no_text", "no_match", "absent_place"
+    reason: str = ""  # "", "empty", "too_long", "no_text", "no_match", "absent_place", "place_unanswered"
     sentences: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)  # for "absent_place": the same practice elsewhere, if any
-    absent: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # the places named: not covered, or covered but not answering
     also: list[Source] = field(default_factory=list)  # other places with the same practice, best first
     listing: bool = False  # a list question: `also` holds every place found, not just a few
 
@@ -102,6 +102,16 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     listing = framed and not named
     if result.absent:
         return _elsewhere(question, result.absent, searcher, k, mode)
+    if result.unanswered:
+        top = result.hits[0]
+        return Answer(
+            question,
+            True,
+            "place_unanswered",
+            hit_sentences(question, top, searcher),
+            result.hits[:k],
+            result.unanswered,
+        )
     if result.abstained or not result.hits:
         return Answer(question, True, "no_match")
     top = result.hits[0]

@@ -47,7 +47,8 @@ class Coverage:
     def read(self, question: str) -> QuestionPlaces:
         """What a question says about places, from one pass of the gazetteer over it."""
         simple = to_simplified(question)
-        mentions = gazetteer().find(simple)
+        # a short form right before 村/社区 names a village (青龙村), whatever county shares the name
+        mentions = [m for m in gazetteer().find(simple) if m.full or simple[m.end : m.end + 1] not in _SETTLEMENT]
         context = context_of(mentions)
         return QuestionPlaces(self._absent(simple, mentions), self._named(mentions, context))
 
@@ -55,10 +56,8 @@ class Coverage:
         """The places the question names that no article is about, as a reply should name them.
 
         Once the question names a covered place, other names in it are read as places inside or around it
-        (红安长丰村, 新县在苏州的驿站) unless written in full as a county; a short form right before 村/社区
-        names a village, whatever county shares the name.
+        (红安长丰村, 新县在苏州的驿站) unless written in full as a county.
         """
-        mentions = [m for m in mentions if m.full or simple[m.end : m.end + 1] not in _SETTLEMENT]
         context = context_of(mentions)
         judged = [(m, self._missing(m, context)) for m in mentions]
         scoped = any(place is None for _, place in judged)

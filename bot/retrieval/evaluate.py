@@ -56,8 +56,10 @@ class Outcome:
 def judge(question: Question, result: Answer) -> Outcome:
     if not question.gold:
         return Outcome(question, result.abstained)
+    if result.abstained:  # another place's passage offered beside a refusal is not this question's answer
+        return Outcome(question, True, place_recall=0.0 if question.places else None)
     answered = bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in question.gold)
-    outcome = Outcome(question, result.abstained, first_hit_rank(result, question.gold), answered)
+    outcome = Outcome(question, False, first_hit_rank(result, question.gold), answered)
     if question.places:
         shown = {place_key(s.passage) for s in result.also}
         if result.passage is not None:

@@ -33,12 +33,15 @@ def _count_regex(measures: Iterable[str]) -> str:
     return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
 
 
+_MONEY = r"(?:补贴|补助|工资|薪酬|经费|资金|资本|奖金|报酬|费用)"
 _QUANTITIES = (
     (re.compile(r"多长时间|多久"), ("年", "个月", "月", "天", "日", "小时", "周")),
     (re.compile(r"多长|多远"), ("公里", "千米", "km", "米", "里")),
     (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
     (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
 )
+# 补贴/经费/注册资本 asked as 多少 is an amount of money, unless the question counts something else (几次)
+_MONEY_ASKED = re.compile(rf"{_MONEY}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{_MONEY}")
 _HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
 _WHICH_YEAR = re.compile(r"哪一?年")
@@ -54,6 +57,8 @@ def answer_pattern(question: str) -> re.Pattern | None:
     measures = measure_words(question)
     if measures:
         parts.append(_count_regex(measures))
+    elif _MONEY_ASKED.search(question):
+        parts.append(_count_regex(("元",)))
     for asked, units in _QUANTITIES:
         if asked.search(question):
             parts.append(_count_regex(units))

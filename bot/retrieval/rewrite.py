@@ -95,22 +95,16 @@ def respond(message: str, thread: Thread | None, searcher: Searcher, k: int = 5,
     result = answer(follow.question, searcher, k=k, max_chars=max_chars)
     if follow.kind == "new":
         return Step("new", result, thread_of(follow.question, result))
-    if result.passage is not None:
-        places = searcher.index.coverage.read(follow.question).named
-        if places and not _about(result.passage, places):
-            result = _in_places(follow.question, places, searcher, k)
+    if result.reason == "place_unanswered":
+        result = _in_places(follow.question, set(result.absent), searcher, k)
     return Step("swap", result, thread_of(follow.question, result), follow.question)
 
 
-def _about(passage: Passage, places: set[str]) -> bool:
-    return bool(places & {passage.province, passage.city, passage.county, passage.town, passage.place})
-
-
 def _in_places(question: str, places: set[str], searcher: Searcher, k: int) -> Answer:
-    """“那嘉祥县呢？” asks about 嘉祥县 even where another place reports the practice in closer words: its own
-    best paragraphs, or a refusal when it has none on the subject — never the other place's answer."""
+    """“那嘉祥县呢？” after 金乡's practice asks what 嘉祥县 does on the subject, even where its articles do not
+    name that practice: its own best paragraphs, or a refusal when it has none — never the other place's."""
     result = searcher.search(question, k=SWAP_DEPTH)
-    hits = [h for h in result.hits if _about(h.passage, places)][:k]
+    hits = [h for h in result.hits if searcher.index.about(h.passage, places)][:k]
     if not hits:
         return Answer(question, True, "no_match")
     return Answer(question, False, "", hit_sentences(question, hits[0], searcher), hits)
@@ -246,8 +240,9 @@ def _headed(text: str) -> bool:
 
 def _article(searcher: Searcher, article_id: str) -> list[Passage]:
     """The article's passages in order, photo captions left out."""
-    found = [p for p in searcher.index.passages if p.article_id == article_id and p.kind != "caption"]
-    return sorted(found, key=lambda p: p.position)
+    index = searcher.index
+    found = [index.passages[i] for i in index.articles.get(article_id, ())]
+    return sorted((p for p in found if p.kind != "caption"), key=lambda p: p.position)
 
 
 def _step(kind: Kind, passage: Passage, thread: Thread, understood: str, searcher: Searcher) -> Step:

@@ -100,6 +100,7 @@ class SearchResult:
     evidence: Evidence = field(default_factory=Evidence)
     absent: list[str] = field(default_factory=list)  # places the question names that no article is about
     named: set[str] = field(default_factory=set)  # covered places the question names
+    unanswered: list[str] = field(default_factory=list)  # named covered places whose articles do not answer it
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "results": [h.to_dict() for h in self.hits]}
@@ -120,6 +121,7 @@ class SearchIndex:
     sentence_offsets: np.ndarray | None = None
     fallback: str = ""  # why an older build is served instead of index/current, or ""
     coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), frozenset()))
+    articles: dict[str, list[int]] = field(default_factory=dict)  # article id → its passages, in order
 
     @classmethod
     def load(cls, index_dir: Path) -> SearchIndex:
@@ -161,6 +163,8 @@ class SearchIndex:
         index._check()
         mentioned = json.loads((path / PLACES).read_text(encoding="utf-8")) if (path / PLACES).exists() else []
         index.coverage = Coverage.of(passages, mentioned)
+        for i, passage in enumerate(passages):
+            index.articles.setdefault(passage.article_id, []).append(i)
         return index
 
     def _check(self) -> None:
@@ -174,6 +178,16 @@ class SearchIndex:
         if self.sentence_offsets is not None and self.sentences is not None:
             if len(self.sentence_offsets) != n + 1 or int(self.sentence_offsets[-1]) != len(self.sentences):
                 raise ValueError(f"{SENTENCES} 与 {SENTENCE_OFFSETS} 不一致")
+
+    def about(self, passage: Passage, named: set[str]) -> bool:
+        """Whether the passage's article is about a place the question names: its own place fields, or, for
+        a town or village no article is filed under (搬经镇), the article's text naming it."""
+        if named & {passage.province, passage.city, passage.county, passage.town, passage.place}:
+            return True
+        towns = [name for name in named if name not in self.coverage.names]
+        return bool(towns) and any(
+            name in self.passages[i].text for i in self.articles.get(passage.article_id, ()) for name in towns
+        )
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
@@ -235,6 +249,7 @@ class Searcher:
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
         sentences = [np.zeros(0, dtype=np.float32)] * len(candidates)
+        hybrid = mode == "hybrid"  # the place check holds also when the keyword leg serves alone
         if dense is None or index.vectors is None:
             mode = "bm25"
         else:
@@ -268,6 +283,10 @@ class Searcher:
         evidence = self._evidence(question, tokens, best, hits, dense, index)
         evidence.type_found = states is None or bool(states.any())
         abstained = self._refuse(evidence, dense is not None)
+        if not abstained and hits and hybrid and places.named and not index.about(hits[0].passage, places.named):
+            # the place bonus could not lift one of the named place's passages to the top: its articles do
+            # not answer this, and another place's figure must not pass for its own
+            return SearchResult(question, True, hits, evidence, named=places.named, unanswered=sorted(places.named))
         return SearchResult(question, abstained, [] if abstained else hits, evidence, named=places.named)
 
     def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
@@ -325,8 +344,7 @@ class Searcher:
         """“金乡县第一书记怎么考勤” wants 金乡县's article even where 阜平县's says 考勤 more often: every
         paragraph of an article about a named place gains, the answer paragraph that names no place included."""
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
-            p = index.passages[cand[r]]
-            if named & {p.province, p.city, p.county, p.town, p.place}:
+            if index.about(index.passages[cand[r]], named):
                 scores[r] += self.tuning.place
 
     def _add_recency(self, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:

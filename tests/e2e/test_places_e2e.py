@@ -36,6 +36,14 @@ async def test_an_absent_place_is_named_and_others_practice_labelled(bot: Bot) -
     assert "reply_markup" not in reply  # no buttons: it is not an answer
 
 
+async def test_a_covered_place_without_the_practice_is_not_given_anothers(bot: Bot) -> None:
+    reply = await ask(bot.user, 1204, "嘉祥县的3+1帮带制是怎么运作的？")
+    text = reply["text"]
+    assert text.startswith("资料库里关于嘉祥县的报道没有讲到这个问题")
+    assert "其他地方的类似做法" in text and "金乡" in text and "不是嘉祥县的情况" in text
+    assert "reply_markup" not in reply
+
+
 async def test_traditional_characters_get_the_simplified_answer(bot: Bot) -> None:
     simplified = await ask(bot.user, 1202, "3+1帮带制是怎么运作的？")
     traditional = await ask(bot.user, 1202, "3+1幫帶制是怎麼運作的？")

@@ -72,3 +72,25 @@ def test_articles_without_a_place_field_get_one_from_the_gazetteer(searcher: Sea
     places = {p.title: (p.place, p.province, p.city, p.county, p.town) for p in searcher.index.passages}
     assert places["沂水推行设岗定责"] == ("沂水县", "山东省", "临沂市", "沂水县", "院东头镇")
     assert places["鼓楼区红色物业"][1:4] == ("河南省", "开封市", "鼓楼区")
+
+
+def test_a_covered_place_whose_articles_do_not_tell_is_not_answered_from_another(searcher: Searcher) -> None:
+    """沂水县 is covered, but only for 设岗定责: its name must not pass 金乡县's 积分超市 off as 沂水's."""
+    result = answer("沂水县的积分超市每月几号兑换？", searcher)
+    assert result.abstained and result.reason == "place_unanswered" and result.absent == ["沂水县"]
+    text = refusal(result, PLAIN)
+    assert text.startswith("资料库里关于沂水县的报道没有讲到这个问题")
+    assert "其他地方的类似做法" in text and "不是沂水县的情况" in text and "每月10日集中兑换一次" in text
+
+
+def test_a_town_only_the_text_names_counts_as_its_articles_place(searcher: Searcher) -> None:
+    """No article is filed under 院东头镇, but 沂水's names it: that article answers for the town."""
+    result = answer("院东头镇党员多久评议一次？", searcher)
+    assert not result.abstained and result.passage is not None
+    assert result.passage.county == "沂水县" and "每季度评议一次" in result.passage.text
+
+
+def test_a_short_form_before_a_settlement_names_a_village_not_the_county(searcher: Searcher) -> None:
+    """青龙村 is a village; 青龙满族自治县 is neither named nor absent."""
+    places = searcher.index.coverage.read("青龙村的积分超市每月几号兑换？")
+    assert places.named == set() and places.absent == []

@@ -51,3 +51,12 @@ def test_list_questions_report_how_many_places_were_shown() -> None:
     )
     metrics = evaluate([question], lambda q: listing, by_kind=True)
     assert metrics["by_kind"]["list"]["place_recall"] == 0.5  # 2 of the 4 places that report it
+
+
+def test_a_refusal_that_offers_another_place_is_not_a_hit() -> None:
+    """The other place's passage beside a refusal is not the answer, even when it holds the gold words."""
+    question = Question("f1", "沂水县积分超市几号兑换？", ["每月10日集中兑换"], "fact")
+    hit = Hit(Passage("p", "a", "金乡积分超市", "金乡县", "", "", "", 0, "积分超市每月10日集中兑换一次。"), 1.0)
+    refused = Answer(question.question, True, "place_unanswered", ["积分超市每月10日集中兑换一次。"], [hit], ["沂水县"])
+    metrics = evaluate([question], lambda q: refused)
+    assert (metrics["r1"], metrics["r5"], metrics["answer1"], metrics["refused_wrong"]) == (0.0, 0.0, 0.0, 1)

@@ -43,12 +43,19 @@ def test_answer_pattern_knows_size_frequency_and_year_questions():
         ("金乡多久给第一书记集中培训一回？", "每半年举办1次业务培训", "集中开展业务培训"),
         ("新修的村道有多长？", "新修村道12km", "新修村道"),
         ("公司斥资多少钱建设养殖基地？", "斥资7.7亿美元", "斥资建设"),
+        ("代办员每月有多少补贴？", "每月补贴300元", "代办员120名"),
+        ("强村公司的注册资本是多少？", "注册资本1000万元", "入股村187个"),
     ]
     for question, fits, does_not in cases:
         pattern = answer_pattern(question)
         assert pattern.search(fits), question
         assert not pattern.search(does_not), question
     assert answer_pattern("3+1帮带制是怎么运作的？") is None
+
+
+def test_money_words_ask_for_money_unless_something_else_is_counted():
+    assert answer_pattern("补贴发放了几次？").search("发放补贴3次")
+    assert not answer_pattern("补贴发放了几次？").search("补贴300元")
 
 
 def test_which_ones_is_not_a_count():
