@@ -75,8 +75,10 @@ def quantize(folder: Path, fingerprint: str) -> tuple[Path, str]:
         )
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         os.replace(tmp, target)
-    record = {"fingerprint": fingerprint, "recipe": RECIPE, "sha256": digest}
-    (folder / INT8_SOURCE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        # replaced, not written through: a linked record (a read-only shared model folder) stays as it was
+        record = Path(work) / "model.int8.json"
+        record.write_text(json.dumps({"fingerprint": fingerprint, "recipe": RECIPE, "sha256": digest}, indent=2))
+        os.replace(record, folder / INT8_SOURCE)
     return target, digest
 
 

@@ -51,7 +51,10 @@ def test_quantising_is_local_repeatable_and_recorded(tmp_path, int8_encoder, int
     fingerprint = model_fingerprint(str(folder))
     assert record["recipe"] == RECIPE and record["fingerprint"] == fingerprint
     again = linked_copy(tmp_path / DEFAULT_MODEL_NAME)
+    shared = MODELS / DEFAULT_MODEL_NAME / INT8_SOURCE
+    before = shared.read_bytes() if shared.exists() else None
     path, sha256 = quantize(again, fingerprint)
+    assert (shared.read_bytes() if shared.exists() else None) == before, "a linked record is replaced, not written"
     assert sha256 == record["sha256"], "the same export and recipe give the same bytes"
     assert path.read_bytes() == (folder / INT8_FILE).read_bytes()
     assert model_fingerprint(str(again)) == fingerprint, "the int8 copy is not part of the weights' fingerprint"
