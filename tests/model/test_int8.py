@@ -51,7 +51,10 @@ def test_quantising_is_local_repeatable_and_recorded(tmp_path, int8_encoder, int
     fingerprint = model_fingerprint(str(folder))
     assert record["recipe"] == RECIPE and record["fingerprint"] == fingerprint
     again = linked_copy(tmp_path / DEFAULT_MODEL_NAME)
+    shared = MODELS / DEFAULT_MODEL_NAME / INT8_SOURCE
+    before = shared.read_bytes() if shared.exists() else None
     path, sha256 = quantize(again, fingerprint)
+    assert (shared.read_bytes() if shared.exists() else None) == before, "a linked record is replaced, not written"
     assert sha256 == record["sha256"], "the same export and recipe give the same bytes"
     assert path.read_bytes() == (folder / INT8_FILE).read_bytes()
     assert model_fingerprint(str(again)) == fingerprint, "the int8 copy is not part of the weights' fingerprint"
@@ -102,3 +105,25 @@ def test_sessions_side_by_side_give_the_vectors_one_session_gives(int8_encoder, 
     texts = [f"passage: {text}" for text in PASSAGES * 5]
     alone = int8_encoder.passages.encode_batch(texts, batch_size=4)
     assert len(pair.sessions) == 2 and np.allclose(pair.encode_batch(texts, batch_size=4), alone, atol=1e-5)
+
+
+def test_smoothing_moves_outliers_into_the_weights_without_changing_the_fp32_function(tmp_path, encoder):
+    import onnx
+    import onnxruntime as ort
+
+    from bot.model.smooth import SMOOTHED, smooth
+
+    source = MODELS / DEFAULT_MODEL_NAME / "onnx" / "model.onnx"
+    smoothed = tmp_path / "smoothed.onnx"
+    assert smooth(source, smoothed, encoder.model.tokenizer, 0.7) > 0
+    graph = onnx.load(str(smoothed), load_external_data=False).graph
+    muls = [node for node in graph.node if node.op_type == "Mul" and node.name.endswith(SMOOTHED)]
+    assert muls, "every constant-weight MatMul gets its input divided"
+    batch = encoder.model.tokenizer([f"passage: {text}" for text in PASSAGES], padding=True, return_tensors="np")
+    outputs = []
+    for path in (source, smoothed):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        feed = {name: np.asarray(batch.get(name, np.zeros_like(batch["input_ids"])), np.int64) for name in names}
+        outputs.append(session.run(None, feed)[0])
+    assert np.allclose(outputs[0], outputs[1], atol=1e-4), "power-of-two scales keep the fp32 graph's function"
