@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bot.ingest.places import to_simplified
+from bot.ingest.places import short_form, to_simplified
 from bot.model.encoder import Encoder
 from bot.retrieval import vector_index
 from bot.retrieval.coverage import Coverage
@@ -180,14 +180,14 @@ class SearchIndex:
                 raise ValueError(f"{SENTENCES} 与 {SENTENCE_OFFSETS} 不一致")
 
     def about(self, passage: Passage, named: set[str]) -> bool:
-        """Whether the passage's article is about a place the question names: its own place fields, or, for
-        a town or village no article is filed under (搬经镇), the article's text naming it."""
+        """Whether the passage's article is about a place the question names: its own place fields, or the
+        article's text naming it (a town no article is filed under, 搬经镇; 北京 in 莒县's piece on its
+        station in 北京), in full or short form."""
         if named & {passage.province, passage.city, passage.county, passage.town, passage.place}:
             return True
-        towns = [name for name in named if name not in self.coverage.names]
-        return bool(towns) and any(
-            name in self.passages[i].text for i in self.articles.get(passage.article_id, ()) for name in towns
-        )
+        forms = {form for name in named for form in (name, short_form(name)) if form}
+        texts = (self.passages[i].text for i in self.articles.get(passage.article_id, ()))
+        return any(form in text for text in texts for form in forms)
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
