@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "3+1帮带制是怎么运作的？"
 
 
-def console_env(corpus: Path, index: Path, data: Path) -> dict[str, str]:
+def run_console(lines: list[str], corpus: Path, index: Path, data: Path) -> str:
+    """`python -m bot console` fed `lines` through a pipe, as a real terminal session would; its stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env.update(
         CORPUS_DIR=str(corpus),
@@ -31,22 +32,22 @@ def console_env(corpus: Path, index: Path, data: Path) -> dict[str, str]:
         MODELS_DIR=str(ROOT / "models"),
         PYTHONIOENCODING="utf-8",
     )
-    return env
-
-
-def test_console_through_a_pipe(seed_corpus, seed_index, tmp_path) -> None:
-    script = "\n".join([QUESTION, "/more", "/full", "/sources", "", "/quit", "这一行不会被处理"]) + "\n"
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "console"],
-        input=script,
+        input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=console_env(seed_corpus, seed_index, tmp_path / "data"),
+        env=env,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+    return proc.stdout
+
+
+def test_console_through_a_pipe(seed_corpus, seed_index, tmp_path) -> None:
+    script = [QUESTION, "/more", "/full", "/sources", "", "/quit", "这一行不会被处理"]
+    out = run_console(script, seed_corpus, seed_index, tmp_path / "data")
     assert out.splitlines()[0].startswith("党建问答（终端模式）") and "/quit" in out.splitlines()[0]
     answer_at = out.index("【")
     assert "1名原第一书记指导" in out[answer_at : out.index("】")]
@@ -191,18 +192,8 @@ def test_core_expired_buttons(session) -> None:
 
 
 def test_console_follows_up_through_a_pipe(seed_corpus, seed_index, tmp_path) -> None:
-    script = "\n".join([QUESTION, "那嘉祥县呢？", "第二条具体说说", "/new", "还有吗", "/quit"]) + "\n"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "console"],
-        input=script,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=console_env(seed_corpus, seed_index, tmp_path / "data"),
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+    script = [QUESTION, "那嘉祥县呢？", "第二条具体说说", "/new", "还有吗", "/quit"]
+    out = run_console(script, seed_corpus, seed_index, tmp_path / "data")
     swapped = out.index("按“嘉祥县3+1帮带制是怎么运作的？”理解：\n")
     item = out.index("按“《嘉祥：常态化推动干部监督全覆盖》第2条”理解：\n【全面覆盖“八小时外”。")
     forgotten = out.index("好的，换个话题。")

@@ -1,4 +1,4 @@
-"""Regression guards on retrieval quality over the seed (measured numbers in the README; margins below them)."""
+"""Regression guards on retrieval quality over the seed (measured numbers in docs/measurements.md; margins below them)."""
 
 import pytest
 
