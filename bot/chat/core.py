@@ -45,6 +45,7 @@ GAP_REASONS = {
     "no_match",
     "absent_place",
     "place_unanswered",
+    "absent_name",
 }  # refusals that say the corpus lacks something (not a bad question)
 GAPS_DAYS, MAX_GAPS_DAYS = 7, 90
 

@@ -232,8 +232,8 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
         return f"问题太长了（{len(answer.question.strip())} 字）。请精简到 {max_chars} 字以内再问。"
     if answer.reason == "no_text":
         return "没有看懂这个问题，请用文字提问。"
-    if answer.reason in ("absent_place", "place_unanswered"):
-        return absent_place(answer, style)
+    if answer.reason in ("absent_place", "place_unanswered", "absent_name"):
+        return not_covered(answer, style)
     echo = " ".join(answer.question.split())
     if len(echo) > QUESTION_ECHO_CHARS:
         echo = echo[:QUESTION_ECHO_CHARS] + "…"
@@ -243,23 +243,26 @@ def refusal(answer: Answer, style: Style, max_chars: int = 500) -> str:
     )
 
 
-def absent_place(answer: Answer, style: Style) -> str:
-    """Say first that the named place is not covered, or that its articles do not tell this; another place's
-    practice comes only as that."""
-    named = "、".join(style.esc(clip(name, 30)) for name in answer.absent)
-    if answer.reason == "absent_place":
-        text = f"资料库里没有关于{named}的报道，无法回答这个问题。"
+def not_covered(answer: Answer, style: Style) -> str:
+    """Say first that the named place or practice is not covered, or that its articles do not tell this;
+    another place's practice comes only as that."""
+    if answer.reason == "absent_name":
+        named = "、".join(f"“{style.esc(clip(name, 30))}”" for name in answer.absent)
+        text = f"资料库里没有提到{named}的报道，无法回答这个问题。"
+        label, unlike, listed = "相近的内容", f"不是{named}", "文章"
     else:
-        text = f"资料库里关于{named}的报道没有讲到这个问题，无法回答。"
+        named = "、".join(style.esc(clip(name, 30)) for name in answer.absent)
+        if answer.reason == "absent_place":
+            text = f"资料库里没有关于{named}的报道，无法回答这个问题。"
+        else:
+            text = f"资料库里关于{named}的报道没有讲到这个问题，无法回答。"
+        label, unlike, listed = "其他地方的类似做法", f"不是{named}的情况", "地方"
     if answer.hits and answer.sentences:
         other = answer.hits[0].passage
         where = style.esc(clip(" · ".join(p for p in (other.place, other.date) if p), TITLE_CHARS))
         quote = style.esc(clip("".join(answer.sentences), 300))
-        text += (
-            f"\n\n{style.strong('其他地方的类似做法')}（{where}，不是{named}的情况）：\n{quote}\n"
-            f"{source_line(other, style)}"
-        )
-    return text + "\n发送 /sources 可以查看资料库收录了哪些地方。"
+        text += f"\n\n{style.strong(label)}（{where}，{unlike}）：\n{quote}\n{source_line(other, style)}"
+    return text + f"\n发送 /sources 可以查看资料库收录了哪些{listed}。"
 
 
 def more_results(hits: Sequence[tuple[int, Passage]], style: Style) -> list[str]:

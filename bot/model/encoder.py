@@ -82,7 +82,7 @@ def pool(states: np.ndarray, modes: tuple[str, ...]) -> np.ndarray:
 
 
 class OnnxEncoder:
-    """Texts through onnxruntime: the fp32 export for questions, the int8 copy for passages and questions.
+    """Texts through onnxruntime: the fp32 export for questions, the int8 copy for passages.
 
     One short question runs faster here than through torch, and a batch of passages through the int8 copy
     several times faster. With more than one worker each session gets one core and batches run side by side,
@@ -179,9 +179,11 @@ class Encoder:
         return {"variant": self.variant, "recipe": recipe, "sha256": self.variant_sha256 or None}
 
     def use_int8(self, folder: Path, workers: int = 1) -> bool:
-        """Passages and questions through the int8 copy, quantised from the fp32 export if needed.
+        """Passages through the int8 copy, quantised from the fp32 export if needed.
 
-        Both sides switch together: an index's vectors are only comparable with questions of the same variant.
+        Questions stay on the fp32 export: one short text costs nothing at build time, and an exact question
+        vector leaves the error of each cosine on the passage side alone. The fingerprint still changes with
+        the variant: an index's passage vectors are what the question meets.
         False (still fp32) when this model has no ONNX path or quantising fails.
         """
         if not self.recipe.onnx_ready or self.queries is None:
@@ -196,7 +198,7 @@ class Encoder:
         except Exception as exc:  # a broken file must not stop the bot: fp32 still works
             log.warning("int8 模型 %s 加载失败（%s），段落向量仍用 fp32 计算。", path, exc)
             return False
-        self.passages = self.queries = onnx
+        self.passages = onnx
         self.variant, self.variant_sha256 = "int8", sha256
         self.fingerprint = variant_fingerprint(self.fingerprint, "int8", sha256)
         return True

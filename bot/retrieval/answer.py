@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from bot.ingest.places import short_form, to_simplified
+from bot.retrieval.names import QUOTES
 from bot.retrieval.passages import Passage
 from bot.retrieval.question_types import answer_pattern
 from bot.retrieval.search import Hit, Searcher
@@ -45,10 +46,12 @@ class Source:
 class Answer:
     question: str
     abstained: bool
-    reason: str = ""  # "", "empty", "too_long", "no_text", "no_match", "absent_place", "place_unanswered"
+    # "", "empty", "too_long", "no_text", "no_match", "absent_place", "place_unanswered", "absent_name"
+    reason: str = ""
     sentences: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)  # for "absent_place": the same practice elsewhere, if any
-    absent: list[str] = field(default_factory=list)  # the places named: not covered, or covered but not answering
+    # the places named (not covered, or covered but not answering), or the quoted names no article carries
+    absent: list[str] = field(default_factory=list)
     also: list[Source] = field(default_factory=list)  # other places with the same practice, best first
     listing: bool = False  # a list question: `also` holds every place found, not just a few
 
@@ -101,7 +104,14 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
     named = bool(result.named)
     listing = framed and not named
     if result.absent:
-        return _elsewhere(question, result.absent, searcher, k, mode)
+        rest = to_simplified(question)
+        for name in result.absent:
+            for form in {name, short_form(name) or name}:
+                rest = rest.replace(form, "")
+        return _elsewhere(question, rest, "absent_place", result.absent, searcher, k, mode)
+    if result.unknown:  # the name's words without its quotes: what comes closest to the practice asked about
+        rest = QUOTES.sub("", to_simplified(question))
+        return _elsewhere(question, rest, "absent_name", result.unknown, searcher, k, mode)
     if result.unanswered:
         top = result.hits[0]
         return Answer(
@@ -156,20 +166,18 @@ def _other_places(question: str, hits: list[Hit], searcher: Searcher, listing: b
     return found
 
 
-def _elsewhere(question: str, absent: list[str], searcher: Searcher, k: int, mode: str) -> Answer:
-    """The named place is not in the corpus; the same question without it may still find the practice in
-    another place, which a reply offers as exactly that, never as the named place's answer."""
-    rest = to_simplified(question)
-    for name in absent:
-        for form in {name, short_form(name) or name}:
-            rest = rest.replace(form, "")
+def _elsewhere(
+    question: str, rest: str, reason: str, absent: list[str], searcher: Searcher, k: int, mode: str
+) -> Answer:
+    """The named place (or quoted name) is not in the corpus; the question without it may still find a close
+    practice, which a reply offers as exactly that, never as the answer for what was named."""
     other = searcher.search(rest.strip(), k=k, mode=mode) if rest.strip() else None
-    if other is None or other.abstained or other.absent or not other.hits:
-        return Answer(question, True, "absent_place", absent=absent)
+    if other is None or other.abstained or not other.hits:
+        return Answer(question, True, reason, absent=absent)
     top = other.hits[0]
     index = searcher.index
     sentences = pick_sentences(rest, top.passage.text, index.segmenter.tokens, index.idf, top.sentences)
-    return Answer(question, True, "absent_place", sentences, other.hits, absent)
+    return Answer(question, True, reason, sentences, other.hits, absent)
 
 
 def pick_sentences(

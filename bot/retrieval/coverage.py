@@ -16,7 +16,7 @@ import jieba
 from bot.ingest.places import Mention, Place, closest, context_of, gazetteer, to_simplified
 from bot.retrieval.passages import Passage
 
-_SETTLEMENT = frozenset("村社坝镇乡街组屯寨湾沟庄岭峪店铺营堡")
+_SETTLEMENT_WORDS = frozenset([*"村坝镇乡街组屯寨湾沟庄岭峪店铺营堡", "社区", "街道"])
 _NOT_A_COUNTY = frozenset(
     "全县 本县 该县 各县 我县 每县 外县 邻县 郡县 州县 一县 两县 县县 乡县 市县 区县 省县".split()
 )
@@ -47,8 +47,12 @@ class Coverage:
     def read(self, question: str) -> QuestionPlaces:
         """What a question says about places, from one pass of the gazetteer over it."""
         simple = to_simplified(question)
-        # a short form right before 村/社区 names a village (青龙村), whatever county shares the name
-        mentions = [m for m in gazetteer().find(simple) if m.full or simple[m.end : m.end + 1] not in _SETTLEMENT]
+        # a short form before the word 村/社区 names a village (青龙村), whatever county shares the name; before
+        # 村支书 or 村民 it is still the county (红安村支书)
+        starts, at = {}, 0
+        for word in jieba.cut(simple, HMM=False):
+            starts[at], at = word, at + len(word)
+        mentions = [m for m in gazetteer().find(simple) if m.full or starts.get(m.end, "") not in _SETTLEMENT_WORDS]
         context = context_of(mentions)
         return QuestionPlaces(self._absent(simple, mentions), self._named(mentions, context))
 

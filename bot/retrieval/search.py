@@ -33,9 +33,11 @@ from bot.retrieval.index_files import (
     current_path,
     index_text,
 )
+from bot.retrieval.names import question_names, quoted_names
 from bot.retrieval.passages import Passage
 from bot.retrieval.question_types import answer_pattern
 from bot.retrieval.segment import Segmenter, content_chars
+from bot.retrieval.sentences import opens_with_remark, squash
 from bot.retrieval.tuning import FITTED, Tuning
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -46,6 +48,7 @@ CANDIDATES = 100
 CHAR_DEPTH = 30
 BACKGROUND_SAMPLE = 2048
 TYPE_DEPTH = 5
+NAMED_ARTICLES = 50  # a quoted name carried by more articles than this is common parlance, not a practice's
 MODES = ("bm25", "dense", "hybrid")
 
 
@@ -101,6 +104,7 @@ class SearchResult:
     absent: list[str] = field(default_factory=list)  # places the question names that no article is about
     named: set[str] = field(default_factory=set)  # covered places the question names
     unanswered: list[str] = field(default_factory=list)  # named covered places whose articles do not answer it
+    unknown: list[str] = field(default_factory=list)  # quoted names no article carries
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "results": [h.to_dict() for h in self.hits]}
@@ -122,6 +126,9 @@ class SearchIndex:
     fallback: str = ""  # why an older build is served instead of index/current, or ""
     coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), frozenset()))
     articles: dict[str, list[int]] = field(default_factory=dict)  # article id → its passages, in order
+    haystack: str = ""  # every passage's indexed text, simplified and unspaced, one after another
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # each passage's offset in it
+    remarks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # opens with someone's words
 
     @classmethod
     def load(cls, index_dir: Path) -> SearchIndex:
@@ -163,6 +170,10 @@ class SearchIndex:
         index._check()
         mentioned = json.loads((path / PLACES).read_text(encoding="utf-8")) if (path / PLACES).exists() else []
         index.coverage = Coverage.of(passages, mentioned)
+        texts = [to_simplified(squash(index_text(p))) for p in passages]
+        index.starts = np.cumsum([0, *(len(t) + 1 for t in texts[:-1])], dtype=np.int64) if texts else index.starts
+        index.haystack = "\0".join(texts)
+        index.remarks = np.array([opens_with_remark(p.text) for p in passages], dtype=bool)
         for i, passage in enumerate(passages):
             index.articles.setdefault(passage.article_id, []).append(i)
         return index
@@ -186,8 +197,27 @@ class SearchIndex:
         if named & {passage.province, passage.city, passage.county, passage.town, passage.place}:
             return True
         forms = {form for name in named for form in (name, short_form(name)) if form}
-        texts = (self.passages[i].text for i in self.articles.get(passage.article_id, ()))
-        return any(form in text for text in texts for form in forms)
+        return any(self.carries(passage.article_id, form) for form in forms)
+
+    def carries(self, article_id: str, name: str) -> bool:
+        """Whether a passage of the article has the name in its indexed text (simplified, unspaced)."""
+        return any(name in self.text_of(i) for i in self.articles.get(article_id, ()))
+
+    def text_of(self, i: int) -> str:
+        """Passage i's stretch of the haystack."""
+        end = int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.haystack)
+        return self.haystack[int(self.starts[i]) : end]
+
+    def naming(self, name: str, limit: int = NAMED_ARTICLES) -> set[str]:
+        """The articles whose passages carry a name verbatim (simplified, unspaced), at most `limit` + 1 of them:
+        one pass over the haystack, whatever the corpus size."""
+        found: set[str] = set()
+        at = self.haystack.find(name)
+        while at >= 0 and len(found) <= limit:
+            i = int(np.searchsorted(self.starts, at, side="right")) - 1
+            found.add(self.passages[i].article_id)
+            at = self.haystack.find(name, int(self.starts[i + 1])) if i + 1 < len(self.starts) else -1
+        return found
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
@@ -245,6 +275,12 @@ class Searcher:
         places = index.coverage.read(question)
         if places.absent:
             return SearchResult(question, True, absent=places.absent, named=places.named)
+        quoted = quoted_names(question)
+        carriers = {name: index.naming(name) for name in quoted}
+        unknown = [name for name in quoted if not carriers[name]]
+        if unknown:
+            return SearchResult(question, True, named=places.named, unknown=unknown)
+        practice = set().union(*(a for a in carriers.values() if len(a) <= NAMED_ARTICLES))
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
@@ -256,10 +292,16 @@ class Searcher:
             dense.scores[candidates] = index.vectors.reconstruct_batch(candidates) @ dense.query
             sentences = index.sentence_cosines(candidates, dense.query)
         scores = self._fuse(candidates, bm25, dense, sentences, mode)
+        if mode == "hybrid" and practice and self.tuning.quote:
+            for r, i in enumerate(candidates):
+                if index.passages[i].article_id in practice:
+                    scores[r] += self.tuning.quote
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
         if mode == "hybrid" and dense is not None and self.tuning.chars:
-            self._add_char_coverage(question, candidates, scores, index)
+            self._add_char_coverage(question, candidates, scores, index, question_names(question, tokens))
+        if mode == "hybrid" and self.tuning.remark:
+            scores -= self.tuning.remark * index.remarks[candidates]
         if mode == "hybrid" and self.tuning.place and places.named:
             self._add_place(places.named, candidates, scores, index)
         if mode == "hybrid" and self.tuning.recency and _RECENT.search(question):
@@ -331,14 +373,22 @@ class Searcher:
             combined = combined + t.sentence * _above_background(best, dense.mean)
         return combined
 
-    def _add_char_coverage(self, question: str, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
+    def _add_char_coverage(
+        self, question: str, cand: np.ndarray, scores: np.ndarray, index: SearchIndex, names: set[str]
+    ) -> None:
         """“展示自己村变化” meets “展现村庄变化” in characters where jieba's words and e5 both miss it.
 
+        The names the question carries count for every paragraph of an article that carries them (names.py).
         Only the head of the fused ranking is rescored, so the cost per question stays at a few ms.
         """
         wanted = content_chars(question)
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
-            scores[r] += self.tuning.chars * char_share(wanted, index_text(index.passages[cand[r]]))
+            passage = index.passages[cand[r]]
+            found = content_chars(index_text(passage))
+            for name in names:
+                if index.carries(passage.article_id, name):
+                    found |= content_chars(name)
+            scores[r] += self.tuning.chars * (len(wanted & found) / len(wanted) if wanted else 0.0)
 
     def _add_place(self, named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """“金乡县第一书记怎么考勤” wants 金乡县's article even where 阜平县's says 考勤 more often: every

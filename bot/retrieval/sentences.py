@@ -7,6 +7,7 @@ import re
 HEADING_CHARS = 14
 LEAD_CHARS = 24
 _DIGIT = re.compile(r"\d")
+_REMARK = re.compile(r"^[“\"「].{4,}?[”\"」][^。！？]{0,20}?(?:说|表示|介绍|告诉记者|感慨)")
 # an ASCII full stop ends a sentence only before a space or the end: "3.5" and "www.gov.cn" stay whole
 _SENTENCE = re.compile(r".+?(?:[。！？!?；;]+[”’」』）)]*|\.+[\"')]*(?=\s|$)|…{1,2}[”’」』]*|$)", re.S)
 
@@ -47,6 +48,12 @@ def opening_heading(text: str) -> str:
     if len(first) > HEADING_CHARS + 4 or _DIGIT.search(first) or len(sentence_units(text)) < 2:
         return ""
     return first
+
+
+def opens_with_remark(text: str) -> bool:
+    """“分数挂在墙上，谁也不好意思落后。”李哲说，…: a paragraph that opens with someone's words brings the
+    report's colour, and the words it shares with a question seldom make it the answer."""
+    return bool(_REMARK.search(text))
 
 
 def squash(text: str) -> str:

@@ -18,6 +18,8 @@ class Tuning:
     sentence: float
     chars: float  # share of the question's content characters in the passage, for the head of the ranking
     place: float  # for the head of the ranking: the passage's article is about a place the question names
+    remark: float  # taken from a paragraph that opens with someone's words (“……”某某说): colour, seldom the answer
+    quote: float  # every passage of an article that carries a name the question quotes (“两卡一册”)
     recency: float  # for 最近/最新/今年 questions: the newest article in the head of the ranking gains this much
     # answer only when Σ weight·evidence feature + bias ≥ 0
     refusal_features: tuple[str, ...]
@@ -38,6 +40,8 @@ FITTED = Tuning(
     sentence=0.4,
     chars=1.5,
     place=1.0,
+    remark=0.4,
+    quote=1.0,
     recency=1.0,
     refusal_features=("coverage", "char_coverage", "sentence_cos"),
     refusal_weights=(-0.627, 7.893, 19.215),

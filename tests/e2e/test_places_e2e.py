@@ -1,5 +1,5 @@
-"""Places end to end through the emulator: an absent place is named in the refusal, and another place's
-practice is offered only as that; a traditional-character question is answered like its simplified twin."""
+"""Places end to end through the emulator: an absent place (or quoted name) is named in the refusal, and another
+place's practice is offered only as that; a traditional-character question is answered like its simplified twin."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ async def test_a_covered_place_without_the_practice_is_not_given_anothers(bot: B
     assert text.startswith("资料库里关于嘉祥县的报道没有讲到这个问题")
     assert "其他地方的类似做法" in text and "金乡" in text and "不是嘉祥县的情况" in text
     assert "reply_markup" not in reply
+
+
+async def test_a_quoted_name_no_article_carries_is_named_in_the_refusal(bot: Bot) -> None:
+    reply = await ask(bot.user, 1205, "“三会一课”制度包括哪些内容？")
+    assert reply["text"].startswith("资料库里没有提到“三会一课”的报道")
+    assert "reply_markup" not in reply
+
+
+async def test_a_quoted_name_the_corpus_carries_is_answered_from_its_article(bot: Bot) -> None:
+    reply = await ask(bot.user, 1205, "“书记讲给书记听”是在什么活动里提出的？")
+    assert "出处：" in reply["text"] and "邹城" in reply["text"] and "书记讲给书记听" in reply["text"]
 
 
 async def test_traditional_characters_get_the_simplified_answer(bot: Bot) -> None:

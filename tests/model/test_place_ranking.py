@@ -1,5 +1,6 @@
 """A named place decides the article: “金乡县第一书记怎么考勤” must not be answered from 阜平县's article, which
-says 考勤 more often. The seed page plus one article of the many-places dev set, real model."""
+says 考勤 more often; a town or a quoted name counts for every paragraph of the article that carries it. The seed
+page plus articles of the many-places dev set, real model."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.retrieval.search import Searcher, SearchIndex
 from tests.conftest import ROOT, SEED
 
 FUPING = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "fuping-20190821-1.md"
+NEWS = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-2.jsonl"  # 18 articles, no place field
 QUESTION = "金乡县第一书记怎么考勤？"
 
 
@@ -35,3 +37,26 @@ def test_the_named_places_article_comes_first(searcher: Searcher) -> None:
 def test_without_the_place_feature_another_places_article_wins(searcher: Searcher) -> None:
     searcher.tuning = replace(searcher.tuning, bias=1e9, place=0.0)
     assert searcher.search(QUESTION).hits[0].passage.county == "阜平县"
+
+
+@pytest.fixture(scope="module")
+def liuyang(tmp_path_factory, encoder) -> Searcher:
+    root = tmp_path_factory.mktemp("names")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus)
+    shutil.copy(NEWS, corpus)
+    build_index(corpus, root / "index", encoder, progress=False)
+    return Searcher(SearchIndex.load(root / "index"), encoder)
+
+
+def test_a_paragraph_inherits_the_town_its_article_names(liuyang: Searcher) -> None:
+    """淮川街道 is named in the paragraph on the hall's windows; the one on missing papers answers, and counts
+    as 淮川街道's too."""
+    hits = liuyang.search("浏阳淮川街道党群中心办事材料没带齐咋办？").hits
+    assert "容缺受理" in hits[0].passage.text
+
+
+def test_a_quoted_practice_name_decides_the_article(liuyang: Searcher) -> None:
+    hits = liuyang.search("“书记讲给书记听”是在什么活动里提出的？").hits
+    assert hits and "书记讲给书记听" in hits[0].passage.text

@@ -94,3 +94,9 @@ def test_a_short_form_before_a_settlement_names_a_village_not_the_county(searche
     """青龙村 is a village; 青龙满族自治县 is neither named nor absent."""
     places = searcher.index.coverage.read("青龙村的积分超市每月几号兑换？")
     assert places.named == set() and places.absent == []
+
+
+def test_a_short_form_before_a_word_that_only_starts_with_village_is_the_county(searcher: Searcher) -> None:
+    """红安村支书 is 红安县's village secretaries, not a village called 红安村."""
+    assert searcher.index.coverage.read("沂水村支书每季度评议几次？").named == {"沂水县"}
+    assert searcher.index.coverage.read("红安村支书擂台比武第一名是谁？").absent == ["红安县"]
