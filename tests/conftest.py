@@ -68,6 +68,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("faults")
 
 
+def small_searcher(
+    root: Path, encoder: Encoder | None = None, texts: dict[str, str] | None = None, copies: tuple[Path, ...] = ()
+) -> Searcher:
+    """A real index over a few articles, written from `texts` (file name → content) or copied, under `root`."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in (texts or {}).items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    for path in copies:
+        shutil.copy(path, corpus)
+    build_index(corpus, root / "index", encoder, progress=False)
+    return Searcher(SearchIndex.load(root / "index"), encoder)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     provision(MODELS)

@@ -49,7 +49,7 @@ class Answer:
     # "", "empty", "too_long", "no_text", "no_match", "absent_place", "place_unanswered", "absent_name"
     reason: str = ""
     sentences: list[str] = field(default_factory=list)
-    hits: list[Hit] = field(default_factory=list)  # for "absent_place": the same practice elsewhere, if any
+    hits: list[Hit] = field(default_factory=list)  # for "absent_place"/"absent_name": a close practice, if any
     # the places named (not covered, or covered but not answering), or the quoted names no article carries
     absent: list[str] = field(default_factory=list)
     also: list[Source] = field(default_factory=list)  # other places with the same practice, best first

@@ -201,12 +201,14 @@ class SearchIndex:
 
     def carries(self, article_id: str, name: str) -> bool:
         """Whether a passage of the article has the name in its indexed text (simplified, unspaced)."""
-        return any(name in self.text_of(i) for i in self.articles.get(article_id, ()))
+        ids = self.articles.get(article_id, [])
+        if ids and ids[-1] - ids[0] + 1 == len(ids):  # one stretch of the haystack: no name spans the separators
+            return self.haystack.find(name, int(self.starts[ids[0]]), self.end_of(ids[-1])) >= 0
+        return any(self.haystack.find(name, int(self.starts[i]), self.end_of(i)) >= 0 for i in ids)
 
-    def text_of(self, i: int) -> str:
-        """Passage i's stretch of the haystack."""
-        end = int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.haystack)
-        return self.haystack[int(self.starts[i]) : end]
+    def end_of(self, i: int) -> int:
+        """Where passage i's stretch of the haystack ends."""
+        return int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.haystack)
 
     def naming(self, name: str, limit: int = NAMED_ARTICLES) -> set[str]:
         """The articles whose passages carry a name verbatim (simplified, unspaced), at most `limit` + 1 of them:
@@ -293,9 +295,8 @@ class Searcher:
             sentences = index.sentence_cosines(candidates, dense.query)
         scores = self._fuse(candidates, bm25, dense, sentences, mode)
         if mode == "hybrid" and practice and self.tuning.quote:
-            for r, i in enumerate(candidates):
-                if index.passages[i].article_id in practice:
-                    scores[r] += self.tuning.quote
+            # before refusal looks: the passage that carries the quoted name is the one to judge
+            self._add_practice(practice, candidates, scores, index)
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
         if mode == "hybrid" and dense is not None and self.tuning.chars:
@@ -396,6 +397,12 @@ class Searcher:
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
             if index.about(index.passages[cand[r]], named):
                 scores[r] += self.tuning.place
+
+    def _add_practice(self, articles: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
+        """“书记讲给书记听”是在什么活动里提出的？ is about the articles that carry the quoted name, every paragraph."""
+        for r, i in enumerate(cand):
+            if index.passages[i].article_id in articles:
+                scores[r] += self.tuning.quote
 
     def _add_recency(self, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """最近/最新/今年: among the head of the ranking, newer articles gain up to Tuning.recency (ISO dates

@@ -4,14 +4,12 @@ page plus articles of the many-places dev set, real model."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import pytest
 
-from bot.retrieval.indexer import build_index
-from bot.retrieval.search import Searcher, SearchIndex
-from tests.conftest import ROOT, SEED
+from bot.retrieval.search import Searcher
+from tests.conftest import ROOT, SEED, small_searcher
 
 FUPING = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "fuping-20190821-1.md"
 NEWS = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-2.jsonl"  # 18 articles, no place field
@@ -20,13 +18,7 @@ QUESTION = "金乡县第一书记怎么考勤？"
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory, encoder) -> Searcher:
-    root = tmp_path_factory.mktemp("places")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus)
-    shutil.copy(FUPING, corpus)
-    build_index(corpus, root / "index", encoder, progress=False)
-    return Searcher(SearchIndex.load(root / "index"), encoder)
+    return small_searcher(tmp_path_factory.mktemp("places"), encoder, copies=(SEED, FUPING))
 
 
 def test_the_named_places_article_comes_first(searcher: Searcher) -> None:
@@ -41,13 +33,7 @@ def test_without_the_place_feature_another_places_article_wins(searcher: Searche
 
 @pytest.fixture(scope="module")
 def liuyang(tmp_path_factory, encoder) -> Searcher:
-    root = tmp_path_factory.mktemp("names")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus)
-    shutil.copy(NEWS, corpus)
-    build_index(corpus, root / "index", encoder, progress=False)
-    return Searcher(SearchIndex.load(root / "index"), encoder)
+    return small_searcher(tmp_path_factory.mktemp("names"), encoder, copies=(SEED, NEWS))
 
 
 def test_a_paragraph_inherits_the_town_its_article_names(liuyang: Searcher) -> None:

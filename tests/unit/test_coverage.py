@@ -7,8 +7,8 @@ import pytest
 
 from bot.chat.replies import PLAIN, refusal
 from bot.retrieval.answer import answer
-from bot.retrieval.indexer import build_index
-from bot.retrieval.search import Searcher, SearchIndex
+from bot.retrieval.search import Searcher
+from tests.conftest import small_searcher
 
 ARTICLES = {
     "jinxiang.md": "---\ntitle: 金乡积分超市兑出文明新风\nplace: 金乡县\n---\n\n"
@@ -22,13 +22,7 @@ ARTICLES = {
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory) -> Searcher:
-    root = tmp_path_factory.mktemp("coverage")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    build_index(corpus, root / "index", None, progress=False)
-    return Searcher(SearchIndex.load(root / "index"), None)
+    return small_searcher(tmp_path_factory.mktemp("coverage"), texts=ARTICLES)
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import pytest
 
 from bot.chat.replies import PLAIN, refusal
 from bot.retrieval.answer import answer
-from bot.retrieval.indexer import build_index
 from bot.retrieval.names import question_names, quoted_names
-from bot.retrieval.search import Searcher, SearchIndex
+from bot.retrieval.search import Searcher
+from tests.conftest import small_searcher
 
 ARTICLES = {
     "jinxiang.md": "---\ntitle: 金乡积分超市兑出文明新风\nplace: 金乡县\n---\n\n"
@@ -21,13 +21,7 @@ ARTICLES = {
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory) -> Searcher:
-    root = tmp_path_factory.mktemp("quoted")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    build_index(corpus, root / "index", None, progress=False)
-    return Searcher(SearchIndex.load(root / "index"), None)
+    return small_searcher(tmp_path_factory.mktemp("quoted"), texts=ARTICLES)
 
 
 @pytest.mark.parametrize(
