@@ -211,15 +211,39 @@ class SearchIndex:
         return int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.haystack)
 
     def naming(self, name: str, limit: int = NAMED_ARTICLES) -> set[str]:
-        """The articles whose passages carry a name verbatim (simplified, unspaced), at most `limit` + 1 of them:
-        one pass over the haystack, whatever the corpus size."""
+        """Articles whose passages carry a name verbatim (simplified, unspaced), at most `limit` + 1 of them.
+
+        The keyword index's postings of the name's words say which passages to look in, so an article where
+        jieba cut the name differently may be missed; the whole haystack is read when those hold none, so a
+        name the corpus carries is never reported absent.
+        """
         found: set[str] = set()
+        for i in self._holding(name):
+            if len(found) > limit:
+                break
+            if self.haystack.find(name, int(self.starts[i]), self.end_of(i)) >= 0:
+                found.add(self.passages[i].article_id)
+        if found:
+            return found
         at = self.haystack.find(name)
         while at >= 0 and len(found) <= limit:
             i = int(np.searchsorted(self.starts, at, side="right")) - 1
             found.add(self.passages[i].article_id)
-            at = self.haystack.find(name, int(self.starts[i + 1])) if i + 1 < len(self.starts) else -1
+            at = self.haystack.find(name, self.end_of(i))
         return found
+
+    def _holding(self, name: str) -> np.ndarray:
+        """The passages whose keyword tokens include every word of the name (none known: no passages)."""
+        tokens = set(self.segmenter.tokens(name))
+        columns = [self.bm25.vocab_dict.get(t) for t in tokens] if self.bm25 is not None else []
+        if self.bm25 is None or not tokens or None in columns:
+            return np.zeros(0, dtype=np.int64)
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        postings = sorted((np.asarray(indices[indptr[c] : indptr[c + 1]]) for c in columns if c is not None), key=len)
+        held = postings[0]
+        for more in postings[1:]:
+            held = np.intersect1d(held, more, assume_unique=True)
+        return np.sort(held)
 
     def sentence_cosines(self, ids: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
         """Per passage, the cosine of each of its sentence units with the question."""
@@ -282,7 +306,7 @@ class Searcher:
         unknown = [name for name in quoted if not carriers[name]]
         if unknown:
             return SearchResult(question, True, named=places.named, unknown=unknown)
-        practice = set().union(*(a for a in carriers.values() if len(a) <= NAMED_ARTICLES))
+        practice = [name for name, articles in carriers.items() if len(articles) <= NAMED_ARTICLES]
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)
         candidates = self._candidates(bm25, dense)
@@ -398,10 +422,14 @@ class Searcher:
             if index.about(index.passages[cand[r]], named):
                 scores[r] += self.tuning.place
 
-    def _add_practice(self, articles: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
+    def _add_practice(self, names: list[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """“书记讲给书记听”是在什么活动里提出的？ is about the articles that carry the quoted name, every paragraph."""
+        carried: dict[str, bool] = {}
         for r, i in enumerate(cand):
-            if index.passages[i].article_id in articles:
+            article = index.passages[i].article_id
+            if article not in carried:
+                carried[article] = any(index.carries(article, name) for name in names)
+            if carried[article]:
                 scores[r] += self.tuning.quote
 
     def _add_recency(self, cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
