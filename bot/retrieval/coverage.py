@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 import jieba
 
@@ -26,6 +27,7 @@ _NOT_A_COUNTY = frozenset(
 class QuestionPlaces:
     absent: list[str]  # places named that no article is about (or names), as a reply names them
     named: set[str]  # covered places named, as the full names passages carry
+    surfaces: frozenset[str] = frozenset()  # every place name the gazetteer found, as written in the question
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,16 @@ class Coverage:
         simple = to_simplified(question)
         # a short form before the word 村/社区 names a village (青龙村), whatever county shares the name; before
         # 村支书 or 村民 it is still the county (红安村支书)
-        starts, at = {}, 0
-        for word in jieba.cut(simple, HMM=False):
-            starts[at], at = word, at + len(word)
-        mentions = [m for m in gazetteer().find(simple) if m.full or starts.get(m.end, "") not in _SETTLEMENT_WORDS]
+        words = list(jieba.cut(simple, HMM=False))
+        starts = dict(zip(accumulate((len(w) for w in words), initial=0), words))
+        found = gazetteer().find(simple)
+        mentions = [m for m in found if m.full or starts.get(m.end, "") not in _SETTLEMENT_WORDS]
         context = context_of(mentions)
-        return QuestionPlaces(self._absent(simple, mentions), self._named(mentions, context))
+        return QuestionPlaces(
+            self._absent(words, mentions), self._named(mentions, context), frozenset(m.surface for m in found)
+        )
 
-    def _absent(self, simple: str, mentions: list[Mention]) -> list[str]:
+    def _absent(self, words: list[str], mentions: list[Mention]) -> list[str]:
         """The places the question names that no article is about, as a reply should name them.
 
         Once the question names a covered place, other names in it are read as places inside or around it
@@ -75,7 +79,7 @@ class Coverage:
                 missing.append(place.name if isinstance(place, Place) else place)
         spans = [(m.start, m.end) for m in mentions]
         at = 0
-        for word in jieba.cut(simple, HMM=False):
+        for word in words:
             start, at = at, at + len(word)
             if not (2 <= len(word) <= 4 and word.endswith("县")) or word in _NOT_A_COUNTY or word in self.names:
                 continue

@@ -12,8 +12,8 @@ of an article that carries a name is credited with it, so the paragraph that ans
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from bot.ingest.places import gazetteer
 from bot.retrieval.sentences import squash
 
 QUOTES = re.compile(r"[“”\"「」『』‘’]")
@@ -29,8 +29,8 @@ def quoted_names(question: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if len(_HAN.findall(n)) >= 2))
 
 
-def question_names(question: str, words: list[str]) -> set[str]:
-    """Quoted names, the places the gazetteer finds, and the villages and towns jieba reads as one word
-    (`words`: the question's tokens), as written in the (simplified) question."""
-    names = set(quoted_names(question)) | {m.surface for m in gazetteer().find(question)}
+def question_names(question: str, words: list[str], places: Iterable[str]) -> set[str]:
+    """Quoted names, the places the gazetteer found (`places`, as written), and the villages and towns jieba
+    reads as one word (`words`: the question's tokens)."""
+    names = set(quoted_names(question)) | set(places)
     return names | {w for w in words if len(w) >= 3 and w.endswith(_SETTLEMENT)}

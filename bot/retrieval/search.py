@@ -203,11 +203,14 @@ class SearchIndex:
         """Whether a passage of the article has the name in its indexed text (simplified, unspaced)."""
         ids = self.articles.get(article_id, [])
         if ids and ids[-1] - ids[0] + 1 == len(ids):  # one stretch of the haystack: no name spans the separators
-            return self.haystack.find(name, int(self.starts[ids[0]]), self.end_of(ids[-1])) >= 0
-        return any(self.haystack.find(name, int(self.starts[i]), self.end_of(i)) >= 0 for i in ids)
+            return self.holds(ids[0], ids[-1], name)
+        return any(self.holds(i, i, name) for i in ids)
 
-    def end_of(self, i: int) -> int:
-        """Where passage i's stretch of the haystack ends."""
+    def holds(self, first: int, last: int, name: str) -> bool:
+        """Whether passages first..last (one stretch of the haystack) carry the name."""
+        return self.haystack.find(name, int(self.starts[first]), self._end(last)) >= 0
+
+    def _end(self, i: int) -> int:
         return int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.haystack)
 
     def naming(self, name: str, limit: int = NAMED_ARTICLES) -> set[str]:
@@ -221,7 +224,7 @@ class SearchIndex:
         for i in self._holding(name):
             if len(found) > limit:
                 break
-            if self.haystack.find(name, int(self.starts[i]), self.end_of(i)) >= 0:
+            if self.holds(i, i, name):
                 found.add(self.passages[i].article_id)
         if found:
             return found
@@ -229,7 +232,7 @@ class SearchIndex:
         while at >= 0 and len(found) <= limit:
             i = int(np.searchsorted(self.starts, at, side="right")) - 1
             found.add(self.passages[i].article_id)
-            at = self.haystack.find(name, self.end_of(i))
+            at = self.haystack.find(name, self._end(i))
         return found
 
     def _holding(self, name: str) -> np.ndarray:
@@ -324,7 +327,8 @@ class Searcher:
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
         if mode == "hybrid" and dense is not None and self.tuning.chars:
-            self._add_char_coverage(question, candidates, scores, index, question_names(question, tokens))
+            names = question_names(question, tokens, places.surfaces)
+            self._add_char_coverage(question, candidates, scores, index, names)
         if mode == "hybrid" and self.tuning.remark:
             scores -= self.tuning.remark * index.remarks[candidates]
         if mode == "hybrid" and self.tuning.place and places.named:
@@ -409,11 +413,8 @@ class Searcher:
         wanted = content_chars(question)
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
             passage = index.passages[cand[r]]
-            found = content_chars(index_text(passage))
-            for name in names:
-                if index.carries(passage.article_id, name):
-                    found |= content_chars(name)
-            scores[r] += self.tuning.chars * (len(wanted & found) / len(wanted) if wanted else 0.0)
+            carried = [name for name in names if index.carries(passage.article_id, name)]
+            scores[r] += self.tuning.chars * char_share(wanted, "\n".join([index_text(passage), *carried]))
 
     def _add_place(self, named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> None:
         """“金乡县第一书记怎么考勤” wants 金乡县's article even where 阜平县's says 考勤 more often: every

@@ -7,6 +7,7 @@ import pytest
 
 from bot.chat.replies import PLAIN, refusal
 from bot.retrieval.answer import answer
+from bot.retrieval.coverage import Coverage
 from bot.retrieval.names import question_names, quoted_names
 from bot.retrieval.search import Searcher
 from tests.conftest import small_searcher
@@ -73,4 +74,5 @@ def test_a_name_in_traditional_characters_is_found(searcher: Searcher) -> None:
 def test_question_names_are_quotes_places_and_settlements() -> None:
     question = "浏阳淮川街道的“一站式”服务和朱家营村的光伏电站"
     words = ["浏阳", "淮川街道", "的", "一站式", "服务", "和", "朱家营村", "的", "光伏电站", "农村"]
-    assert question_names(question, words) == {"浏阳", "淮川街道", "一站式", "朱家营村"}
+    places = Coverage(frozenset(), frozenset()).read(question).surfaces  # what search passes: the gazetteer's finds
+    assert question_names(question, words, places) == {"浏阳", "淮川街道", "一站式", "朱家营村"}
