@@ -100,14 +100,17 @@ class Gazetteer:
 
     def find(self, text: str, towns: bool = True) -> list[Mention]:
         """Longest-first matches, left to right; towns (乡镇/街道) only by their full name. A short form must
-        also be a whole word to jieba: 兴和 (a county) is not a place in 乡村振兴和平安建设."""
+        also be a whole word to jieba: 兴和 (a county) is not a place in 乡村振兴和平安建设; a two-character name
+        must start one: 范县 is not in 示范县."""
         simple = to_simplified(text)
         words = _word_bounds(simple)
         found, i = [], 0
         while i < len(simple):
             for length in range(min(self.longest, len(simple) - i), 1, -1):
                 places = self.surfaces.get(simple[i : i + length])
-                if places and not any(p.name == simple[i : i + length] for p in places):
+                if places and length == 2 and i not in words:
+                    places = None  # 范县 is not a place inside 示范县
+                elif places and not any(p.name == simple[i : i + length] for p in places):
                     informal = simple[i + length : i + length + 1] in _INFORMAL_SUFFIX  # 连南县 for 连南瑶族自治县
                     if i not in words or (i + length not in words and not informal):
                         places = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from bot.ingest.places import short_form, to_simplified
 from bot.retrieval.names import QUOTES
 from bot.retrieval.passages import Passage
-from bot.retrieval.question_types import answer_pattern
+from bot.retrieval.question_types import answer_pattern, counted_thing
 from bot.retrieval.search import Hit, Searcher
 from bot.retrieval.sentences import opening_heading, sentence_units
 from bot.retrieval.tuning import FITTED
@@ -192,7 +192,8 @@ def pick_sentences(
 
     The passage's opening heading frames every unit, so its words count for none; a photo caption
     (“图为…”) describes a picture and answers only when nothing else in the passage can; a unit without a
-    count of the asked kind cannot answer “多少个”, however many question words it shares.
+    count of the asked kind cannot answer “多少个”, however many question words it shares, and of two units
+    with counts the one naming what is counted (“多少苹果” … 苹果1.6万斤) answers.
     """
     units = sentence_units(text)
     if not units:
@@ -203,13 +204,16 @@ def pick_sentences(
     total = sum(idf.get(t, default) for t in query) or 1.0
     count = answer_pattern(question)
     wants_number = bool(_COUNT_QUESTION.search(question))
+    counted = counted_thing(question)
     heading = opening_heading(text)
     lexical = []
     typed = []
+    names = []
     for unit in units:
         body = unit.removeprefix(heading)
         score = sum(idf.get(t, default) for t in query & set(tokenize(body))) / total
         typed.append(bool(count and count.search(body)))
+        names.append(bool(_HAS_NUMBER.search(body)) and any(form in body for form in counted))
         if wants_number and not typed[-1] and _HAS_NUMBER.search(body):
             score += 0.15
         lexical.append(score)
@@ -218,7 +222,7 @@ def pick_sentences(
         dense = [sentence_dense * (c - max(cosines)) for c in cosines]
     captions = [unit.startswith(CAPTION) and len(units) > 1 for unit in units]
     order = sorted(
-        range(len(units)), reverse=True, key=lambda i: (not captions[i], typed[i], lexical[i] + dense[i], -i)
+        range(len(units)), reverse=True, key=lambda i: (not captions[i], typed[i], names[i], lexical[i] + dense[i], -i)
     )
     best = order[0]
     extra = sorted(

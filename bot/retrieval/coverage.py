@@ -2,13 +2,13 @@
 
 "金寨县的积分超市每月兑换几次？" over a corpus that reports 金乡县's would otherwise be answered from 金乡县
 with a confident citation: the words match, only the place does not. The gazetteer tells the two apart and
-knows 南京的鼓楼区 is not 开封的鼓楼区; names it does not list (a former county such as 邹县) count when jieba
-reads them as one word ending in 县.
+knows 南京的鼓楼区 is not 开封的鼓楼区; names it does not list (a former county such as 邹县, a made-up
+汶水县) count when jieba's dictionary reads them, or the word before 县, as a place name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -19,8 +19,15 @@ from bot.retrieval.passages import Passage
 
 _SETTLEMENT_WORDS = frozenset([*"村坝镇乡街组屯寨湾沟庄岭峪店铺营堡", "社区", "街道"])
 _NOT_A_COUNTY = frozenset(
-    "全县 本县 该县 各县 我县 每县 外县 邻县 郡县 州县 一县 两县 县县 乡县 市县 区县 省县".split()
+    "全县 本县 该县 各县 我县 每县 外县 邻县 郡县 州县 一县 两县 县县 乡县 市县 区县 省县 百强县".split()
 )
+
+
+def _place_word(word: str) -> bool:
+    """jieba's dictionary reads the word as a place name (邹县, 汶水 of 汶水县), not 贫困县 or 示范县."""
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab.get(word) == "ns"
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,12 @@ class Coverage:
             regions.update(chain[:i] for i in range(1, len(chain) + 1))
         return cls(frozenset(names), frozenset(regions), frozenset(mentioned))
 
-    def read(self, question: str) -> QuestionPlaces:
-        """What a question says about places, from one pass of the gazetteer over it."""
+    def read(self, question: str, carried: Callable[[str], bool] = lambda name: False) -> QuestionPlaces:
+        """What a question says about places, from one pass of the gazetteer over it.
+
+        `carried` tells whether the articles' text names a county the gazetteer does not list (南田县 of 1913):
+        such a name is absent only when no article carries it.
+        """
         simple = to_simplified(question)
         # a short form before the word 村/社区 names a village (青龙村), whatever county shares the name; before
         # 村支书 or 村民 it is still the county (红安村支书)
@@ -57,10 +68,10 @@ class Coverage:
         mentions = [m for m in found if m.full or starts.get(m.end, "") not in _SETTLEMENT_WORDS]
         context = context_of(mentions)
         return QuestionPlaces(
-            self._absent(words, mentions), self._named(mentions, context), frozenset(m.surface for m in found)
+            self._absent(words, mentions, carried), self._named(mentions, context), frozenset(m.surface for m in found)
         )
 
-    def _absent(self, words: list[str], mentions: list[Mention]) -> list[str]:
+    def _absent(self, words: list[str], mentions: list[Mention], carried: Callable[[str], bool]) -> list[str]:
         """The places the question names that no article is about, as a reply should name them.
 
         Once the question names a covered place, other names in it are read as places inside or around it
@@ -79,12 +90,14 @@ class Coverage:
                 missing.append(place.name if isinstance(place, Place) else place)
         spans = [(m.start, m.end) for m in mentions]
         at = 0
-        for word in words:
+        for word, after in zip(words, [*words[1:], ""]):
             start, at = at, at + len(word)
-            if not (2 <= len(word) <= 4 and word.endswith("县")) or word in _NOT_A_COUNTY or word in self.names:
+            county = word if word.endswith("县") else word + after if after == "县" and len(word) <= 3 else ""
+            if not 2 <= len(county) <= 4 or county in _NOT_A_COUNTY or county in self.names:
                 continue
-            if not scoped and not any(a < at and start < b for a, b in spans):
-                missing.append(word)
+            if _place_word(word) and not scoped and not any(a < at and start < b for a, b in spans):
+                if not carried(county):
+                    missing.append(county)
         return list(dict.fromkeys(missing))
 
     def _named(self, mentions: list[Mention], context: set[str]) -> set[str]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 _MEASURE = re.compile(r"(?<!哪)(?:几|多少)([\u4e00-\u9fff])")
 _MEASURE_ALIASES = {"钱": "元"}
+_COLLOQUIAL_YUAN = re.compile(r"(?:几|多少)块钱")
 _UNIT_FORMS = {"元": "[美港欧日韩澳台]?元", "号": "[号日]"}  # “77亿美元” is money too; 几号 is answered by 10日
 COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
 MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
@@ -20,6 +21,8 @@ def measure_words(question: str) -> set[str]:
     question says 家 (“合作社102个”): countable classifiers accept 个 and their kin; units (亩, 元, 年) stay strict.
     """
     asked = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)} & MEASURE_WORDS
+    if _COLLOQUIAL_YUAN.search(question):
+        asked.add("元")
     words = set(asked)
     for word in asked & COUNTABLE:
         words |= COUNTABLE if word == "个" else {"个", *next((g for g in _KINDRED if word in g), "")}
@@ -34,16 +37,20 @@ def _count_regex(measures: Iterable[str]) -> str:
 
 
 _MONEY = r"(?:补贴|补助|工资|薪酬|经费|资金|资本|奖金|报酬|费用)"
+_FEE = r"(?<![免浪经])费(?![时力劲心用])"  # 物业费、党费: a price, or the share of it collected
+_DURATION = re.compile(r"多长时间|多久")
 _QUANTITIES = (
-    (re.compile(r"多长时间|多久"), ("年", "个月", "月", "天", "日", "小时", "周")),
+    (_DURATION, ("年", "个月", "月", "天", "日", "小时", "分钟", "周")),
     (re.compile(r"多长|多远"), ("公里", "千米", "km", "米", "里")),
     (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
     (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
 )
 # 补贴/经费/注册资本 asked as 多少 is an amount of money, unless the question counts something else (几次)
 _MONEY_ASKED = re.compile(rf"{_MONEY}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{_MONEY}")
+_FEE_ASKED = re.compile(rf"{_FEE}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{_FEE}")
 _HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
+_PERCENT = r"\d[\d.]*\s*[%％]|百分之"
 _WHICH_YEAR = re.compile(r"哪一?年")
 _YEAR = r"(?<!\d)\d{3,4}年"
 
@@ -59,12 +66,29 @@ def answer_pattern(question: str) -> re.Pattern | None:
         parts.append(_count_regex(measures))
     elif _MONEY_ASKED.search(question):
         parts.append(_count_regex(("元",)))
+    elif _FEE_ASKED.search(question):  # “物业费能收上来多少” may be answered by the share collected
+        parts += [_count_regex(("元",)), _PERCENT]
+    often = bool(_HOW_OFTEN.search(question))
     for asked, units in _QUANTITIES:
-        if asked.search(question):
+        if asked.search(question) and not (often and asked is _DURATION):
             parts.append(_count_regex(units))
             break
-    if _HOW_OFTEN.search(question):
+    if often:  # “多久去一趟” asks how often, not how long
         parts.append(_EVERY)
     if _WHICH_YEAR.search(question):
         parts.append(_YEAR)
     return re.compile("|".join(parts)) if parts else None
+
+
+_COUNTED = re.compile(r"(?<!哪)(?:几|多少)([\u4e00-\u9fff]{1,8}?)(?=[？?，,。！!；;、\s]|呢|啊|吗|$)")
+
+
+def counted_thing(question: str) -> tuple[str, ...]:
+    """What “摘了多少苹果 / 推选了多少个党员楼栋长” counts, as a text may name it (苹果; 个党员楼栋长, 党员楼栋长).
+    Empty when only a measure word follows (几户、几个人)."""
+    match = _COUNTED.search(question)
+    thing = match.group(1) if match else ""
+    bare = thing[1:] if thing[:1] in MEASURE_WORDS else thing
+    if not bare or bare in MEASURE_WORDS:
+        return ()
+    return tuple(dict.fromkeys((thing, bare)))

@@ -301,7 +301,7 @@ class Searcher:
         tokens = index.segmenter.tokens(question)
         if not index.passages or not question.strip():
             return SearchResult(question, True)
-        places = index.coverage.read(question)
+        places = index.coverage.read(question, lambda name: bool(index.naming(name, limit=0)))
         if places.absent:
             return SearchResult(question, True, absent=places.absent, named=places.named)
         quoted = quoted_names(question)

@@ -30,6 +30,15 @@ def test_only_a_sentence_with_the_asked_count_answers_a_count_question():
     assert all(answer_pattern(question).search(p) for p in picked)
 
 
+def test_of_two_counts_the_sentence_naming_what_is_counted_answers():
+    text = (
+        "9月25日上午，丁泉村党支部的主题党日安排在村南的果园里。"
+        "24名党员先学习了一段党的创新理论，随后帮助脱贫户采摘装箱，一上午摘下苹果1.6万斤。"
+    )
+    picked = pick_sentences("丁泉村党员主题党日去果园摘了多少苹果？", text, Segmenter().tokens, cosines=[0.93, 0.90])
+    assert "1.6万斤" in picked[0]
+
+
 def test_sentence_cosines_break_lexical_ties():
     text = (
         "实行“3+1”帮带制。为每名新任第一书记确定1名镇街科级干部联系，形成多方支持的工作格局。"

@@ -17,6 +17,8 @@ ARTICLES = {
     "今年以来，沂水县院东头镇推行党员设岗定责，设立政策宣传岗、环境监督岗。\n\n镇上的党员认岗履职，每季度评议一次。\n",
     "gulou.md": "---\ntitle: 鼓楼区红色物业\n---\n\n"
     "开封市鼓楼区推行红色物业，社区党组织领导物业服务。\n\n全区选出党员楼栋长86名，每月开一次三方联席会。\n",
+    "nantian.md": "---\ntitle: 海岛旧县的沿革\n---\n\n"
+    "南田县设于清末，辖南田岛及周边岛屿，民国年间县治几经迁移。\n\n岛上居民以渔业为生，县里设有渔业公所。\n",
 }
 
 
@@ -32,6 +34,7 @@ def searcher(tmp_path_factory) -> Searcher:
         ("金寨的积分超市每月兑换几次？", ["金寨县"]),
         ("南京鼓楼区的红色物业有多少个党员楼栋长？", ["南京鼓楼区"]),
         ("邹县老小区搞红色物业了吗？", ["邹县"]),
+        ("汶水县的积分超市每月兑换几次？", ["汶水县"]),  # no such county: jieba reads 汶水 as a place name
     ],
 )
 def test_an_absent_place_is_named_in_the_refusal(searcher: Searcher, question: str, named: list[str]) -> None:
@@ -94,3 +97,15 @@ def test_a_short_form_before_a_word_that_only_starts_with_village_is_the_county(
     """红安村支书 is 红安县's village secretaries, not a village called 红安村."""
     assert searcher.index.coverage.read("沂水村支书每季度评议几次？").named == {"沂水县"}
     assert searcher.index.coverage.read("红安村支书擂台比武第一名是谁？").absent == ["红安县"]
+
+
+@pytest.mark.parametrize(
+    "question", ["贫困县怎么搞积分超市？", "示范县的积分超市怎么兑换？", "农业大县怎么搞积分超市？"]
+)
+def test_words_for_kinds_of_county_are_not_places(searcher: Searcher, question: str) -> None:
+    """贫困县 is no county's name, and 范县 (a real county) is not inside 示范县."""
+    assert searcher.index.coverage.read(question).absent == []
+
+
+def test_a_county_the_gazetteer_does_not_list_is_absent_only_if_no_article_names_it(searcher: Searcher) -> None:
+    assert answer("南田县辖哪些岛屿？", searcher).reason != "absent_place"

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.retrieval.question_types import answer_pattern
+from bot.retrieval.question_types import answer_pattern, counted_thing
 from bot.retrieval.sentences import opening_heading, opens_with_remark, sentence_units, split_sentences
 
 
@@ -53,6 +53,42 @@ def test_answer_pattern_knows_size_frequency_and_year_questions():
         assert pattern.search(fits), question
         assert not pattern.search(does_not), question
     assert answer_pattern("3+1帮带制是怎么运作的？") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "fits", "does_not"),
+    [
+        ("组织部家访一次最少谈多久？", "每次家访不少于40分钟", "成立6个家访组"),
+        ("导师多久去新书记村里一趟？", "导师每月至少到村里指导一次", "帮带期限为一年"),
+        ("积分超市里一个积分顶几块钱？", "一分相当于一元钱", "货架上摆着30多种商品"),
+        ("学员要在多长时间内交心得？", "须在一个月内提交学习心得", "学员分成一个小组"),
+        ("物业费每平米收多少？", "每平方米每月只收0.3元物业费", "11个老旧小区"),
+        ("物业费能收上来多少？", "物业费收缴率提高到91%", "加装路灯42盏"),
+    ],
+)
+def test_answer_types_of_duration_frequency_articles_and_fees(question: str, fits: str, does_not: str) -> None:
+    pattern = answer_pattern(question)
+    assert pattern.search(fits)
+    assert not pattern.search(does_not)
+
+
+def test_a_fee_may_be_answered_by_a_share_but_a_wage_only_by_money():
+    assert not answer_pattern("网格员一个月工资拿多少？").search("收缴率提高到91%")
+    assert answer_pattern("免费代办了多少件？").search("代办30件")
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("果园里摘了多少苹果？", ("苹果",)),
+        ("社区推了多少个党员楼栋长？", ("个党员楼栋长", "党员楼栋长")),
+        ("一天最少要跑几户？", ()),
+        ("评委一共几个人？", ()),
+        ("都设在哪几个地方？", ()),
+    ],
+)
+def test_counted_thing_is_what_follows_how_many(question: str, thing: tuple[str, ...]) -> None:
+    assert counted_thing(question) == thing
 
 
 def test_money_words_ask_for_money_unless_something_else_is_counted():
