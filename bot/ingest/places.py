@@ -86,7 +86,7 @@ class Gazetteer:
             self.places[d.code] = Place(
                 d.code, d.name, d.level, names.get(1, ""), names.get(2, ""), names.get(3, "") if d.level >= 3 else ""
             )
-        common = _common_words()
+        common = _dictionary()[0]
         surfaces: dict[str, set[str]] = defaultdict(set)
         for place in self.places.values():
             surfaces[place.name].add(place.code)
@@ -163,15 +163,23 @@ def lineage(place: Place) -> set[str]:
 
 
 @lru_cache(maxsize=1)
-def _common_words() -> frozenset[str]:
-    """Short forms jieba knows as frequent words of another kind (前进, 合作), plus a list of our own."""
-    common = set(_COMMON)
+def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
+    """From jieba's dictionary: short forms it knows as frequent words of another kind (前进, 合作), plus a list
+    of our own; and every word it tags as a place name (邹县, 汶水)."""
+    common, places = set(_COMMON), set()
     with (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as handle:
         for line in handle:
             word, frequency, tag = line.split()
-            if len(word) == 2 and int(frequency) >= _COMMON_FREQUENCY and tag != "ns":
+            if tag == "ns":
+                places.add(word)
+            elif len(word) == 2 and int(frequency) >= _COMMON_FREQUENCY:
                 common.add(word)
-    return frozenset(common)
+    return frozenset(common), frozenset(places)
+
+
+def place_word(word: str) -> bool:
+    """jieba's dictionary reads the word as a place name (邹县; 汶水 of a made-up 汶水县), not 贫困县 or 示范县."""
+    return word in _dictionary()[1]
 
 
 @lru_cache(maxsize=1)

@@ -14,20 +14,13 @@ from itertools import accumulate
 
 import jieba
 
-from bot.ingest.places import Mention, Place, closest, context_of, gazetteer, to_simplified
+from bot.ingest.places import Mention, Place, closest, context_of, gazetteer, place_word, to_simplified
 from bot.retrieval.passages import Passage
 
 _SETTLEMENT_WORDS = frozenset([*"村坝镇乡街组屯寨湾沟庄岭峪店铺营堡", "社区", "街道"])
 _NOT_A_COUNTY = frozenset(
     "全县 本县 该县 各县 我县 每县 外县 邻县 郡县 州县 一县 两县 县县 乡县 市县 区县 省县 百强县".split()
 )
-
-
-def _place_word(word: str) -> bool:
-    """jieba's dictionary reads the word as a place name (邹县, 汶水 of 汶水县), not 贫困县 or 示范县."""
-    import jieba.posseg
-
-    return jieba.posseg.dt.word_tag_tab.get(word) == "ns"
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ class Coverage:
             county = word if word.endswith("县") else word + after if after == "县" and len(word) <= 3 else ""
             if not 2 <= len(county) <= 4 or county in _NOT_A_COUNTY or county in self.names:
                 continue
-            if _place_word(word) and not scoped and not any(a < at and start < b for a, b in spans):
+            if place_word(word) and not scoped and not any(a < at and start < b for a, b in spans):
                 if not carried(county):
                     missing.append(county)
         return list(dict.fromkeys(missing))

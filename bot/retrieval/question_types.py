@@ -51,6 +51,9 @@ _FEE_ASKED = re.compile(rf"{_FEE}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|�
 _HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
 _PERCENT = r"\d[\d.]*\s*[%％]|百分之"
+# 哪天 is a day of the month or week (每月15日、每周六、每月最后一个星期六), however the text counts it
+_WHICH_DAY = re.compile(r"哪[一几]?天|哪日|每[周月]\w{0,2}(?:啥|什么)时候")
+_DAY = r"\d+\s*[日号]|[一二三四五六七八九十]+[日号]|(?:周|星期|礼拜)[一二三四五六日天末]"
 _WHICH_YEAR = re.compile(r"哪一?年")
 _YEAR = r"(?<!\d)\d{3,4}年"
 
@@ -75,6 +78,8 @@ def answer_pattern(question: str) -> re.Pattern | None:
             break
     if often:  # “多久去一趟” asks how often, not how long
         parts.append(_EVERY)
+    if _WHICH_DAY.search(question):
+        parts.append(_DAY)
     if _WHICH_YEAR.search(question):
         parts.append(_YEAR)
     return re.compile("|".join(parts)) if parts else None

@@ -64,9 +64,12 @@ def test_answer_pattern_knows_size_frequency_and_year_questions():
         ("学员要在多长时间内交心得？", "须在一个月内提交学习心得", "学员分成一个小组"),
         ("物业费每平米收多少？", "每平方米每月只收0.3元物业费", "11个老旧小区"),
         ("物业费能收上来多少？", "物业费收缴率提高到91%", "加装路灯42盏"),
+        ("积分超市一般哪天开门换东西？", "每月10日为集中兑换日", "半年攒了320分"),
+        ("主题党日固定在每个月哪天？", "每月第一个周五定为主题党日", "每月明确一个学习主题"),
+        ("线上学习定在每月啥时候？", "每月最后一个星期六组织线上学习", "每月组织一次线上学习"),
     ],
 )
-def test_answer_types_of_duration_frequency_articles_and_fees(question: str, fits: str, does_not: str) -> None:
+def test_answer_types_of_duration_frequency_fees_and_days(question: str, fits: str, does_not: str) -> None:
     pattern = answer_pattern(question)
     assert pattern.search(fits)
     assert not pattern.search(does_not)
