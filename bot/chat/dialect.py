@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
+
+SQLITE_TIMEOUT = 10.0  # seconds an SQLite statement waits for another process's lock
 
 
 def url_of(target: str | Path) -> sa.URL:
@@ -47,7 +51,7 @@ class Dialect:
             if url.database:
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = sa.create_engine(
-                url, poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": 10}
+                url, poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": SQLITE_TIMEOUT}
             )
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
@@ -164,5 +168,15 @@ def _int32(value: int) -> int:
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+    """WAL, retried: switching the journal mode needs the file to itself and fails at once, without SQLite's
+    busy timeout, while another process opening the same new database does the same."""
     dbapi_connection.isolation_level = None  # transactions are begun by the engine's "begin" event
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    deadline = time.monotonic() + SQLITE_TIMEOUT
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

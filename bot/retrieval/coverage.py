@@ -89,8 +89,9 @@ class Coverage:
             if not 2 <= len(county) <= 4 or county in _NOT_A_COUNTY or county in self.names:
                 continue
             if place_word(word) and not scoped and not any(a < at and start < b for a, b in spans):
-                if not carried(county):
+                if not carried(county):  # a full scan when absent: one such name is reason enough
                     missing.append(county)
+                    break
         return list(dict.fromkeys(missing))
 
     def _named(self, mentions: list[Mention], context: set[str]) -> set[str]:

@@ -304,11 +304,11 @@ class Searcher:
         places = index.coverage.read(question, lambda name: bool(index.naming(name, limit=0)))
         if places.absent:
             return SearchResult(question, True, absent=places.absent, named=places.named)
-        quoted = quoted_names(question)
-        carriers = {name: index.naming(name) for name in quoted}
-        unknown = [name for name in quoted if not carriers[name]]
-        if unknown:
-            return SearchResult(question, True, named=places.named, unknown=unknown)
+        carriers: dict[str, set[str]] = {}
+        for name in quoted_names(question):
+            carriers[name] = index.naming(name)
+            if not carriers[name]:  # one is reason enough; each further absent name would cost a full scan
+                return SearchResult(question, True, named=places.named, unknown=[name])
         practice = [name for name, articles in carriers.items() if len(articles) <= NAMED_ARTICLES]
         bm25 = self._bm25(tokens, index)
         dense = self._dense(question, index)

@@ -76,3 +76,10 @@ def test_question_names_are_quotes_places_and_settlements() -> None:
     words = ["浏阳", "淮川街道", "的", "一站式", "服务", "和", "朱家营村", "的", "光伏电站", "农村"]
     places = Coverage(frozenset(), frozenset()).read(question).surfaces  # what search passes: the gazetteer's finds
     assert question_names(question, words, places) == {"浏阳", "淮川街道", "一站式", "朱家营村"}
+
+
+def test_the_first_absent_quoted_name_is_enough_to_refuse(searcher: Searcher) -> None:
+    """Each absent name costs a scan of the whole corpus: a question quoting a hundred made-up names pays one."""
+    question = "".join(f"“虚构做法{chr(0x4E00 + i)}{chr(0x4E80 + i)}”" for i in range(100)) + "是什么？"
+    result = answer(question, searcher, max_chars=2000)
+    assert result.abstained and result.reason == "absent_name" and result.absent == quoted_names(question)[:1]
