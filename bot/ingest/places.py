@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import jieba
@@ -98,23 +99,24 @@ class Gazetteer:
         self.surfaces = {s: tuple(self.places[c] for c in sorted(codes)) for s, codes in surfaces.items()}
         self.longest = max(map(len, self.surfaces))
 
-    def find(self, text: str, towns: bool = True) -> list[Mention]:
+    def find(self, text: str, towns: bool = True, words: list[str] | None = None) -> list[Mention]:
         """Longest-first matches, left to right; towns (乡镇/街道) only by their full name. A short form must
         also be a whole word to jieba: 兴和 (a county) is not a place in 乡村振兴和平安建设; a two-character name
-        must start one: 范县 is not in 示范县."""
+        must start one: 范县 is not in 示范县. `words`: the simplified text's jieba words (HMM off), if the
+        caller has cut it already."""
         simple = to_simplified(text)
-        words = _word_bounds(simple)
+        bounds = set(accumulate(map(len, words if words is not None else jieba.cut(simple, HMM=False)), initial=0))
         found, i = [], 0
         while i < len(simple):
             for length in range(min(self.longest, len(simple) - i), 1, -1):
                 places = self.surfaces.get(simple[i : i + length])
-                if places and length == 2 and i not in words:
+                if places and length == 2 and i not in bounds:
                     places = None  # 范县 is not a place inside 示范县
                 elif places and not any(p.name == simple[i : i + length] for p in places):
                     informal = simple[i + length : i + length + 1] in _INFORMAL_SUFFIX  # 连南县 for 连南瑶族自治县
-                    if i not in words or (i + length not in words and not informal):
+                    if i not in bounds or (i + length not in bounds and not informal):
                         places = None
-                    elif informal and i + length not in words:
+                    elif informal and i + length not in bounds:
                         length += 1
                 if places and (towns or any(p.level < 4 for p in places)):
                     kept = tuple(p for p in places if towns or p.level < 4)
@@ -135,14 +137,6 @@ class Gazetteer:
             if len(candidates) == 1 or len({p.level for p in candidates}) > 1:
                 chosen.append(min(candidates, key=lambda p: (p.level != 3, p.level)))
         return chosen
-
-
-def _word_bounds(text: str) -> set[int]:
-    bounds, at = {0}, 0
-    for word in jieba.cut(text, HMM=False):
-        at += len(word)
-        bounds.add(at)
-    return bounds
 
 
 def closest(mention: Mention, context: set[str]) -> list[Place]:

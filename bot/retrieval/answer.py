@@ -213,8 +213,9 @@ def pick_sentences(
         body = unit.removeprefix(heading)
         score = sum(idf.get(t, default) for t in query & set(tokenize(body))) / total
         typed.append(bool(count and count.search(body)))
-        names.append(bool(_HAS_NUMBER.search(body)) and any(form in body for form in counted))
-        if wants_number and not typed[-1] and _HAS_NUMBER.search(body):
+        has_number = bool(_HAS_NUMBER.search(body))
+        names.append(has_number and any(form in body for form in counted))
+        if wants_number and not typed[-1] and has_number:
             score += 0.15
         lexical.append(score)
     dense = [0.0] * len(units)

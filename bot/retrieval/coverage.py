@@ -57,7 +57,7 @@ class Coverage:
         # 村支书 or 村民 it is still the county (红安村支书)
         words = list(jieba.cut(simple, HMM=False))
         starts = dict(zip(accumulate((len(w) for w in words), initial=0), words))
-        found = gazetteer().find(simple)
+        found = gazetteer().find(simple, words=words)
         mentions = [m for m in found if m.full or starts.get(m.end, "") not in _SETTLEMENT_WORDS]
         context = context_of(mentions)
         return QuestionPlaces(

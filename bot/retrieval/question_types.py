@@ -45,9 +45,16 @@ _QUANTITIES = (
     (re.compile(r"多大面积|面积多大|多少面积"), ("平方公里", "平方米", "亩", "公顷")),
     (re.compile(r"多重"), ("吨", "公斤", "千克", "斤")),
 )
+
+
+def _asked(word: str) -> re.Pattern:
+    """The word asked about as 多少/几, in either order within the clause (补贴多少 / 多少补贴)."""
+    return re.compile(rf"{word}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{word}")
+
+
 # 补贴/经费/注册资本 asked as 多少 is an amount of money, unless the question counts something else (几次)
-_MONEY_ASKED = re.compile(rf"{_MONEY}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{_MONEY}")
-_FEE_ASKED = re.compile(rf"{_FEE}[^，。？?]{{0,6}}(?:多少|几)|(?:多少|几)[^，。？?]{{0,3}}{_FEE}")
+_MONEY_ASKED = _asked(_MONEY)
+_FEE_ASKED = _asked(_FEE)
 _HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
 _PERCENT = r"\d[\d.]*\s*[%％]|百分之"

@@ -237,12 +237,13 @@ class SearchIndex:
 
     def _holding(self, name: str) -> np.ndarray:
         """The passages whose keyword tokens include every word of the name (none known: no passages)."""
-        tokens = set(self.segmenter.tokens(name))
-        columns = [self.bm25.vocab_dict.get(t) for t in tokens] if self.bm25 is not None else []
-        if self.bm25 is None or not tokens or None in columns:
+        if self.bm25 is None:
+            return np.zeros(0, dtype=np.int64)
+        columns = [self.bm25.vocab_dict.get(t) for t in set(self.segmenter.tokens(name))]
+        if not columns or None in columns:
             return np.zeros(0, dtype=np.int64)
         indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
-        postings = sorted((np.asarray(indices[indptr[c] : indptr[c + 1]]) for c in columns if c is not None), key=len)
+        postings = sorted((np.asarray(indices[indptr[c] : indptr[c + 1]]) for c in columns), key=len)
         held = postings[0]
         for more in postings[1:]:
             held = np.intersect1d(held, more, assume_unique=True)
