@@ -94,7 +94,7 @@ def report(name: str, searcher: Searcher, questions: list[Question], by_kind: bo
         m = rows[mode]
         print(
             f"{name:24s} {mode:7s} n={m['n']:4d} R@1={m['r1']:.3f} R@5={m['r5']:.3f} MRR@10={m['mrr10']:.3f} "
-            f"answer@1={m['answer1']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
+            f"answer@1={m['answer1']:.3f} shown={m['shown']:.3f} refused out={m['refused_right']}/{m['out_of_corpus']} "
             f"in={m['refused_wrong']}/{m['answerable']}  open R@1={m['open_r1']:.3f}",
             flush=True,
         )

@@ -25,6 +25,7 @@ SNIPPET_CHARS = 220
 ERROR = "出错了，请稍后再试。"
 TITLE_CHARS = 120
 ALSO_CHARS = 80
+BESIDE_CHARS = 160  # the answer may sit in it: quoted whole but for the rare run-on sentence
 LIST_CHARS = 120
 REASON_CHARS = 400
 UNDERSTOOD_CHARS = 60
@@ -153,6 +154,8 @@ def answer_text(answer: Answer, style: Style) -> str:
         body = split_escaped("".join(answer.sentences), style, PART_LIMIT - 1200)[0]
         body = style.answer(body)
     text = f"{body}\n\n{source_line(answer.passage, style)}"
+    if answer.beside:
+        text += "\n\n" + style.strong("同一篇报道还写道") + "\n" + style.esc(clip(answer.beside.sentence, BESIDE_CHARS))
     if answer.also:
         lines = [f"· {_where(s.passage, style)}：{style.esc(clip(s.sentence, ALSO_CHARS))}" for s in answer.also]
         text += "\n\n" + style.strong("另见（其他地方的同类做法）") + "\n" + "\n".join(lines)

@@ -31,7 +31,8 @@ _VISIBLE = re.compile(r"[\w\u4e00-\u9fff]", re.U)
 
 @dataclass(frozen=True)
 class Source:
-    """Another place's passage shown beside the answer (另见) or as a line of a list answer."""
+    """A passage quoted beside the answer: another place's (另见, a line of a list answer) or another paragraph
+    of the answer's own article."""
 
     rank: int  # 1-based position in Answer.hits, so a button can open its article
     hit: Hit
@@ -53,6 +54,7 @@ class Answer:
     # the places named (not covered, or covered but not answering), or the quoted names no article carries
     absent: list[str] = field(default_factory=list)
     also: list[Source] = field(default_factory=list)  # other places with the same practice, best first
+    beside: Source | None = None  # the answer's own article, another paragraph scored close to it
     listing: bool = False  # a list question: `also` holds every place found, not just a few
 
     @property
@@ -132,7 +134,8 @@ def answer(question: str, searcher: Searcher, k: int = 5, max_chars: int = 500, 
         if source.rank > k:
             hits.append(source.hit)
             also[i] = replace(source, rank=len(hits))
-    return Answer(question, False, "", sentences, hits, also=also, listing=listing)
+    beside = None if listing else _beside(question, hits, searcher)
+    return Answer(question, False, "", sentences, hits, also=also, beside=beside, listing=listing)
 
 
 def hit_sentences(question: str, hit: Hit, searcher: Searcher) -> list[str]:
@@ -164,6 +167,17 @@ def _other_places(question: str, hits: list[Hit], searcher: Searcher, listing: b
         if len(found) >= (LIST_PLACES if listing else ALSO_PLACES) - (1 if listing else 0):
             break
     return found
+
+
+def _beside(question: str, hits: list[Hit], searcher: Searcher) -> Source | None:
+    """The commonest miss is the right report's other paragraph: the lead names the place and the practice,
+    the paragraph after it says how it works. When one of those scores close to the answer, the reply
+    quotes it too."""
+    floor = hits[0].score - searcher.tuning.also_margin
+    for rank, hit in enumerate(hits[1:], start=2):
+        if hit.score >= floor and hit.passage.article_id == hits[0].passage.article_id:
+            return Source(rank, hit, (hit_sentences(question, hit, searcher) or [hit.passage.text])[0])
+    return None
 
 
 def _elsewhere(

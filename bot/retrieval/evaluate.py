@@ -50,6 +50,7 @@ class Outcome:
     abstained: bool
     rank: int | None = None
     answered: bool = False  # the first answer sentence holds a gold substring
+    shown: bool = False  # the answer sentences or the quote from the same article's other paragraph hold it
     place_recall: float | None = None  # share of the practice's places the answer shows (list: all; else 另见)
 
 
@@ -58,14 +59,17 @@ def judge(question: Question, result: Answer) -> Outcome:
         return Outcome(question, result.abstained)
     if result.abstained:  # another place's passage offered beside a refusal is not this question's answer
         return Outcome(question, True, place_recall=0.0 if question.places else None)
-    answered = bool(result.sentences) and any(squash(g) in squash(result.sentences[0]) for g in question.gold)
-    outcome = Outcome(question, False, first_hit_rank(result, question.gold), answered)
+    wanted = [squash(g) for g in question.gold]
+    answered = bool(result.sentences) and any(g in squash(result.sentences[0]) for g in wanted)
+    quoted = [*result.sentences, *([result.beside.sentence] if result.beside else [])]
+    shown = any(g in squash(text) for g in wanted for text in quoted)
+    outcome = Outcome(question, False, first_hit_rank(result, question.gold), answered, shown)
     if question.places:
-        shown = {place_key(s.passage) for s in result.also}
+        places = {place_key(s.passage) for s in result.also}
         if result.passage is not None:
-            shown.add(place_key(result.passage))
+            places.add(place_key(result.passage))
         room = LIST_PLACES if question.kind == "list" else 1 + ALSO_PLACES
-        outcome.place_recall = len(shown & set(question.places)) / min(len(question.places), room)
+        outcome.place_recall = len(places & set(question.places)) / min(len(question.places), room)
     return outcome
 
 
@@ -99,6 +103,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "refused_right": sum(o.abstained for o in outside),
         "refused_wrong": sum(o.abstained for o in answerable),
         "answer1": round(sum(o.answered for o in answerable) / n, 4),
+        "shown": round(sum(o.shown for o in answerable) / n, 4),
         "misses": [o.question.id for o in answerable if o.rank != 1],
         **({"place_recall": round(sum(recalls) / len(recalls), 4)} if (recalls := _recalls(outcomes)) else {}),
     }
@@ -111,7 +116,7 @@ def _recalls(outcomes: list[Outcome]) -> list[float]:
 def format_report(metrics: dict) -> str:
     lines = [
         f"n={metrics['n']}  可回答={metrics['answerable']}  R@1={metrics['r1']:.3f}  R@5={metrics['r5']:.3f}  "
-        f"MRR@10={metrics['mrr10']:.3f}  answer@1={metrics['answer1']:.3f}",
+        f"MRR@10={metrics['mrr10']:.3f}  answer@1={metrics['answer1']:.3f}  答复含答案={metrics['shown']:.3f}",
         f"拒答：库外问题 {metrics['refused_right']}/{metrics['out_of_corpus']} 正确拒答，"
         f"可回答问题误拒 {metrics['refused_wrong']}/{metrics['answerable']}",
     ]

@@ -11,7 +11,7 @@ from bot.chat.replies import PLAIN, answer_text
 from bot.retrieval.answer import answer, place_key
 from bot.retrieval.indexer import build_index
 from bot.retrieval.search import Searcher, SearchIndex
-from tests.conftest import ROOT
+from tests.conftest import ROOT, small_searcher
 
 PLACES = ROOT / "tests" / "data" / "places"
 JIFEN = {"沂水县", "兰考县", "武隆区", "集安市"}
@@ -56,3 +56,17 @@ def test_recent_questions_prefer_the_newest_report(searcher: Searcher) -> None:
     newest = max(p.date for p in searcher.index.passages if "积分超市" in p.title)
     result = answer("最近哪里的积分超市有新变化？", searcher)
     assert result.passage is not None and result.passage.date == newest
+
+
+def test_the_answers_own_article_is_quoted_when_its_other_paragraph_scores_close(tmp_path, encoder) -> None:
+    searcher = small_searcher(
+        tmp_path, encoder, copies=(ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-1.jsonl",)
+    )
+    result = answer("兰考县村支书打擂台，上台以后具体要干啥？", searcher)
+    beside = result.beside
+    assert beside is not None and result.passage is not None
+    assert beside.passage.article_id == result.passage.article_id and beside.passage != result.passage
+    assert result.hits[0].score - beside.hit.score <= searcher.tuning.also_margin
+    text = answer_text(result, PLAIN)
+    assert "同一篇报道还写道" in text and "“亮成绩”“答难题”“看现场”三个环节" in text
+    assert answer("兰考擂台比武前10名有什么奖励？", searcher).beside is None  # one paragraph answers it alone

@@ -60,3 +60,15 @@ def test_a_refusal_that_offers_another_place_is_not_a_hit() -> None:
     refused = Answer(question.question, True, "place_unanswered", ["积分超市每月10日集中兑换一次。"], [hit], ["沂水县"])
     metrics = evaluate([question], lambda q: refused)
     assert (metrics["r1"], metrics["r5"], metrics["answer1"], metrics["refused_wrong"]) == (0.0, 0.0, 0.0, 1)
+
+
+def test_an_answer_quoted_from_the_same_article_counts_as_shown_not_as_answer_at_1() -> None:
+    question = Question("p1", "兰考村支书打擂台要干啥？", ["亮成绩"], "practice")
+    lead = Passage("p0", "a", "擂台比武", "兰考县", "", "", "f.md", 0, "兰考县举办擂台比武。")
+    body = Passage("p1", "a", "擂台比武", "兰考县", "", "", "f.md", 1, "比武分为亮成绩、答难题两个环节。")
+    result = Answer(question.question, False, "", [lead.text], [Hit(lead, 1.0), Hit(body, 0.9)])
+    assert evaluate([question], lambda q: result)["shown"] == 0.0
+    result.beside = Source(2, result.hits[1], body.text)
+    metrics = evaluate([question], lambda q: result)
+    assert (metrics["answer1"], metrics["shown"], metrics["r1"]) == (0.0, 1.0, 0.0)
+    assert "答复含答案=1.000" in format_report(metrics)

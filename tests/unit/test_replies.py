@@ -25,7 +25,7 @@ from bot.chat.replies import (
     split_escaped,
     units,
 )
-from bot.retrieval.answer import Answer
+from bot.retrieval.answer import Answer, Source
 from bot.retrieval.passages import Passage
 from bot.retrieval.search import Hit
 
@@ -85,6 +85,18 @@ def test_answer_bolds_the_sentences_and_escapes_everything() -> None:
     plain = answer_text(answer, PLAIN)
     assert plain.startswith("第一句说明背景。【第二句 a<b & c>d 是答案。】第三句。")
     assert plain.endswith("出处：标题<&> · 金乡 · 2024-05-01 · 本报讯（通讯员 张三）")
+
+
+def test_the_same_articles_other_paragraph_is_quoted_after_the_citation() -> None:
+    answer = make_answer("导语：某县推行擂台比武。", ["导语：某县推行擂台比武。"])
+    other = make_passage("比武分为<述职>、答辩两个环节。" + "评委打分。" * 60, position=1)
+    answer.beside = Source(2, Hit(other, 0.9), other.text)
+    html = answer_text(answer, HTML)
+    citation = html.index("出处：")
+    assert citation < html.index("<b>同一篇报道还写道</b>\n比武分为&lt;述职&gt;、答辩两个环节。")
+    assert_valid_html(html)
+    plain = answer_text(answer, PLAIN)
+    assert len(plain.split("同一篇报道还写道\n")[1]) <= 160  # a run-on sentence is clipped
 
 
 @pytest.mark.parametrize(
