@@ -12,6 +12,8 @@ _UNIT_FORMS = {"元": "[美港欧日韩澳台]?元", "号": "[号日]"}  # “77
 COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座只头届批套册件支本张间栋株棵期轮组队")
 MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
 _KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")
+_PEOPLE = re.compile(r"(?<!哪)(?:几|多少)个人")
+_OTHER_GE = re.compile(r"(?<!哪)(?:几|多少)个(?!人)")
 
 
 def measure_words(question: str) -> set[str]:
@@ -23,15 +25,24 @@ def measure_words(question: str) -> set[str]:
     asked = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)} & MEASURE_WORDS
     if _COLLOQUIAL_YUAN.search(question):
         asked.add("元")
+    people = bool(_PEOPLE.search(question)) and not _OTHER_GE.search(question)
+    if people:
+        asked = (asked - {"个"}) | {"人"}
     words = set(asked)
     for word in asked & COUNTABLE:
         words |= COUNTABLE if word == "个" else {"个", *next((g for g in _KINDRED if word in g), "")}
+    if people:  # “评委几个人” counts people: “7名”“12人”“3个人”, never “三个环节”
+        words = (words - {"个"}) | {"个人"}
     return words
 
 
-def _count_regex(measures: Iterable[str]) -> str:
-    """A number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count."""
-    number = r"(?<!\d)(?!(?:19|20)\d\d年)(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
+def _count_regex(measures: Iterable[str], lone_one: bool = True) -> str:
+    """A number followed by one of the measure words (“8.6万余户”, “1600余份”); “2021年” is a date, not a count.
+
+    Without `lone_one`, a bare 一 is not a number: “一位群众代表说” names somebody, it does not count people.
+    """
+    one = "" if lone_one else r"(?!一[^\d一二两三四五六七八九十百千万])"
+    number = rf"(?<!\d)(?!(?:19|20)\d\d年){one}(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
     units = "|".join(_UNIT_FORMS.get(m, re.escape(m)) for m in sorted(measures, key=len, reverse=True))
     return rf"{number}\s*[余多]?\s*[十百千万亿]?\s*[余多]?\s*(?:{units})"
 
@@ -73,7 +84,7 @@ def answer_pattern(question: str) -> re.Pattern | None:
     parts = []
     measures = measure_words(question)
     if measures:
-        parts.append(_count_regex(measures))
+        parts.append(_count_regex(measures, lone_one="个人" not in measures))
     elif _MONEY_ASKED.search(question):
         parts.append(_count_regex(("元",)))
     elif _FEE_ASKED.search(question):  # “物业费能收上来多少” may be answered by the share collected

@@ -61,6 +61,12 @@ async def test_traditional_characters_get_the_simplified_answer(bot: Bot) -> Non
     assert "出处：" in traditional["text"] and traditional["text"] == simplified["text"]
 
 
+async def test_the_answers_own_article_is_quoted_when_another_paragraph_is_close(bot: Bot) -> None:
+    reply = await ask(bot.user, 1206, "邹城的村级工作擂台赛通过哪些环节比拼？")
+    text = reply["text"]
+    assert text.index("出处：") < text.index("同一篇报道还写道") and "攻擂比拼" in text.split("同一篇报道还写道")[1]
+
+
 @pytest.fixture(scope="module")
 def places_library(tmp_path_factory, encoder) -> Library:
     root = tmp_path_factory.mktemp("places-library")

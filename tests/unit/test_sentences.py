@@ -110,6 +110,13 @@ def test_countable_questions_accept_kindred_classifiers_but_units_stay_strict():
     assert not answer_pattern("种了多少亩玉米？").search("玉米地12个")
 
 
+def test_how_many_people_is_answered_by_a_count_of_people():
+    people = answer_pattern("腾冲村支书擂台比武的评委一共几个人？")
+    assert all(people.search(t) for t in ("由7名评委打分", "评委共12人", "去了3个人", "十一位代表"))
+    assert not any(people.search(t) for t in ("比武设置三个环节", "一位群众代表说", "一名老党员告诉记者"))
+    assert answer_pattern("有几个村、几个人参加？").search("共5个村")  # 个 still counts the villages
+
+
 def test_opening_heading_frames_a_passage_of_several_units():
     text = "定期总结，“月度述职”抓推进。镇街党委每月组织村党组织书记进行述职，并提出意见建议。丰富述职形式，可将述职地点放在项目现场、田间地头。"
     assert opening_heading(text) == "定期总结，“月度述职”抓推进。"
