@@ -146,6 +146,11 @@ def hit_sentences(question: str, hit: Hit, searcher: Searcher) -> list[str]:
     )
 
 
+def _quote(question: str, rank: int, hit: Hit, searcher: Searcher) -> Source:
+    """One line beside the answer: the hit's best answering sentence."""
+    return Source(rank, hit, (hit_sentences(question, hit, searcher) or [hit.passage.text])[0])
+
+
 def place_key(passage: Passage) -> str:
     """One place, one line: the county an article is about, else whatever place it names, else itself."""
     return passage.county or passage.city or passage.place or passage.article_id
@@ -163,7 +168,7 @@ def _other_places(question: str, hits: list[Hit], searcher: Searcher, listing: b
         if hit.score < floor or key in seen:
             continue
         seen.add(key)
-        found.append(Source(rank, hit, (hit_sentences(question, hit, searcher) or [hit.passage.text])[0]))
+        found.append(_quote(question, rank, hit, searcher))
         if len(found) >= (LIST_PLACES if listing else ALSO_PLACES) - (1 if listing else 0):
             break
     return found
@@ -176,7 +181,7 @@ def _beside(question: str, hits: list[Hit], searcher: Searcher) -> Source | None
     floor = hits[0].score - searcher.tuning.also_margin
     for rank, hit in enumerate(hits[1:], start=2):
         if hit.score >= floor and hit.passage.article_id == hits[0].passage.article_id:
-            return Source(rank, hit, (hit_sentences(question, hit, searcher) or [hit.passage.text])[0])
+            return _quote(question, rank, hit, searcher)
     return None
 
 
