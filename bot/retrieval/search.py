@@ -88,7 +88,7 @@ class DenseView:
 class Evidence:
     """Why the searcher believes (or not) that the corpus answers the question."""
 
-    coverage: float = 0.0  # IDF-weighted share of the question's words in the legs' best passage
+    coverage: float = 0.0  # IDF-weighted share of the question's words in the judged passage
     char_coverage: float = 0.0  # share of the question's content characters in it
     dense_z: float = 0.0  # best passage cosine, in background standard deviations
     sentence_cos: float = 0.0  # best sentence-unit cosine among the hits
@@ -327,6 +327,7 @@ class Searcher:
             self._add_practice(practice, candidates, scores, index)
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
+        own = self._own_best(places.named, candidates, scores, index) if hybrid and places.named else None
         if mode == "hybrid" and dense is not None and self.tuning.chars:
             names = question_names(question, tokens, places.surfaces)
             self._add_char_coverage(question, candidates, scores, index, names)
@@ -352,14 +353,32 @@ class Searcher:
             )
             for r in ranked[:k]
         ]
-        evidence = self._evidence(question, tokens, best, hits, dense, index)
-        evidence.type_found = states is None or bool(states.any())
+        type_found = states is None or bool(states.any())
+        evidence = self._evidence(question, tokens, own if own is not None else best, hits, dense, index, type_found)
         abstained = self._refuse(evidence, dense is not None)
         if not abstained and hits and hybrid and places.named and not index.about(hits[0].passage, places.named):
             # the place bonus could not lift one of the named place's passages to the top: its articles do
             # not answer this, and another place's figure must not pass for its own
             return SearchResult(question, True, hits, evidence, named=places.named, unanswered=sorted(places.named))
+        if abstained and own is not None and own is not best:
+            elsewhere = self._evidence(question, tokens, best, hits, dense, index, type_found)
+            if not self._refuse(elsewhere, dense is not None):
+                # the words match another place's article, not the named place's: offered as that place's
+                own_hits = [index.about(h.passage, places.named) for h in hits]
+                if not all(own_hits):
+                    hits = [h for h, o in zip(hits, own_hits) if not o] + [h for h, o in zip(hits, own_hits) if o]
+                    unanswered = sorted(places.named)
+                    return SearchResult(question, True, hits, evidence, named=places.named, unanswered=unanswered)
         return SearchResult(question, abstained, [] if abstained else hits, evidence, named=places.named)
+
+    @staticmethod
+    def _own_best(named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> Passage | None:
+        """The named place's best match by the legs alone: refusal judges it, not another place's passage that
+        matched the words better, or 临夏县's 乡贤理事会 would be answered on the strength of 寿宁县's."""
+        for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
+            if index.about(index.passages[cand[r]], named):
+                return index.passages[cand[r]]
+        return None
 
     def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
         if index.bm25 is None or not tokens:
@@ -462,9 +481,10 @@ class Searcher:
         hits: list[Hit],
         dense: DenseView | None,
         index: SearchIndex,
+        type_found: bool = True,
     ) -> Evidence:
         if not hits:
-            return Evidence()
+            return Evidence(type_found=type_found)
         text = index_text(best)
         found = set(index.segmenter.tokens(text))
         weights = {t: index.idf.get(t, index.max_idf) for t in set(tokens)}
@@ -472,9 +492,10 @@ class Searcher:
         coverage = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
         chars = char_share(content_chars(question), text)
         if dense is None:
-            return Evidence(coverage, chars)
+            return Evidence(coverage, chars, type_found=type_found)
         best_sentence = max((max(h.sentences, default=h.dense) for h in hits), default=dense.mean)
-        return Evidence(coverage, chars, (max(h.dense for h in hits) - dense.mean) / dense.std, best_sentence)
+        z = (max(h.dense for h in hits) - dense.mean) / dense.std
+        return Evidence(coverage, chars, z, best_sentence, type_found)
 
     def _refuse(self, evidence: Evidence, has_dense: bool) -> bool:
         """“嘉祥县有多少人口？” with no count of 人 in any hit is not answered, however close the topic."""

@@ -8,11 +8,15 @@ from dataclasses import replace
 
 import pytest
 
+from bot.chat.replies import PLAIN, refusal
+from bot.retrieval.answer import answer
 from bot.retrieval.search import Searcher
 from tests.conftest import ROOT, SEED, small_searcher
 
 FUPING = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "fuping-20190821-1.md"
 NEWS = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-2.jsonl"  # 18 articles, no place field
+LINXIA = sorted((ROOT / "tests" / "data" / "multi" / "corpus" / "C").glob("linxia-*.md"))
+SHOUNING = ROOT / "tests" / "data" / "multi" / "corpus" / "D" / "articles-d2.jsonl"  # line 13: 寿宁's 乡贤理事会
 QUESTION = "金乡县第一书记怎么考勤？"
 
 
@@ -46,3 +50,28 @@ def test_a_paragraph_inherits_the_town_its_article_names(liuyang: Searcher) -> N
 def test_a_quoted_practice_name_decides_the_article(liuyang: Searcher) -> None:
     hits = liuyang.search("“书记讲给书记听”是在什么活动里提出的？").hits
     assert hits and "书记讲给书记听" in hits[0].passage.text
+
+
+@pytest.fixture(scope="module")
+def linxia(tmp_path_factory, encoder) -> Searcher:
+    shouning = SHOUNING.read_text(encoding="utf-8").splitlines()[12]
+    assert "乡贤理事会" in shouning and "寿宁县" in shouning
+    root = tmp_path_factory.mktemp("own")
+    return small_searcher(root, encoder, texts={"shouning.jsonl": shouning + "\n"}, copies=(SEED, *LINXIA))
+
+
+def test_a_named_places_weak_passage_is_judged_not_another_places_strong_one(linxia: Searcher) -> None:
+    """临夏县's articles never mention a 乡贤理事会; the place bonus still lifts one of its paragraphs to the top.
+    Judged on 寿宁县's paragraph, which matches the words, that paragraph was answered as 临夏's."""
+    result = answer("临夏县的乡贤理事会都办了啥事？", linxia)
+    assert result.abstained and result.reason == "place_unanswered" and result.absent == ["临夏县"]
+    assert result.hits[0].passage.county != "临夏县"  # the other place's paragraph is what the reply offers
+    text = refusal(result, PLAIN)
+    assert text.startswith("资料库里关于临夏县的报道没有讲到这个问题")
+    assert "其他地方的类似做法" in text and "不是临夏县的情况" in text and "乡贤理事会" in text
+
+
+def test_what_the_named_places_articles_tell_is_still_answered(linxia: Searcher) -> None:
+    result = answer("临夏县第一书记每年得在村里待多少天？", linxia)
+    assert not result.abstained and result.passage is not None and result.passage.county == "临夏县"
+    assert "不少于200天" in "".join(result.sentences)
