@@ -27,12 +27,12 @@ def measure_words(question: str) -> set[str]:
         asked.add("元")
     people = bool(_PEOPLE.search(question)) and not _OTHER_GE.search(question)
     if people:
-        asked = (asked - {"个"}) | {"人"}
+        asked.discard("个")
     words = set(asked)
     for word in asked & COUNTABLE:
         words |= COUNTABLE if word == "个" else {"个", *next((g for g in _KINDRED if word in g), "")}
     if people:  # “评委几个人” counts people: “7名”“12人”“3个人”, never “三个环节”
-        words = (words - {"个"}) | {"个人"}
+        words = (words - {"个"}) | {"名", "位", "人", "个人"}
     return words
 
 

@@ -361,14 +361,13 @@ class Searcher:
             # not answer this, and another place's figure must not pass for its own
             return SearchResult(question, True, hits, evidence, named=places.named, unanswered=sorted(places.named))
         if abstained and own is not None and own is not best:
+            mine = {id(h) for h in hits if index.about(h.passage, places.named)}
             elsewhere = self._evidence(question, tokens, best, hits, dense, index, type_found)
-            if not self._refuse(elsewhere, dense is not None):
-                # the words match another place's article, not the named place's: offered as that place's
-                own_hits = [index.about(h.passage, places.named) for h in hits]
-                if not all(own_hits):
-                    hits = [h for h, o in zip(hits, own_hits) if not o] + [h for h, o in zip(hits, own_hits) if o]
-                    unanswered = sorted(places.named)
-                    return SearchResult(question, True, hits, evidence, named=places.named, unanswered=unanswered)
+            if len(mine) < len(hits) and not self._refuse(elsewhere, dense is not None):
+                # the words match another place's article, not the named place's: offered as that place's, first;
+                # the named place's hits stay behind for “那临夏县呢？”
+                hits = sorted(hits, key=lambda h: id(h) in mine)
+                return SearchResult(question, True, hits, evidence, named=places.named, unanswered=sorted(places.named))
         return SearchResult(question, abstained, [] if abstained else hits, evidence, named=places.named)
 
     @staticmethod
