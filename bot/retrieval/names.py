@@ -20,7 +20,8 @@ QUOTES = re.compile(r"[“”\"「」『』‘’]")
 _QUOTED = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’\n]{2,24})[”\"」』’]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _EDGE = "，。、！？；：,.!?;: "
-_SETTLEMENT = ("村", "镇", "乡", "寨", "屯", "街道", "社区")
+_SETTLEMENT = re.compile(r"(?=(村|镇|乡|寨|屯|街道|社区))")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def quoted_names(question: str) -> list[str]:
@@ -29,8 +30,20 @@ def quoted_names(question: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if len(_HAN.findall(n)) >= 2))
 
 
-def question_names(question: str, words: list[str], places: Iterable[str]) -> set[str]:
-    """Quoted names, the places the gazetteer found (`places`, as written), and the villages and towns jieba
-    reads as one word (`words`: the question's tokens)."""
-    names = set(quoted_names(question)) | set(places)
-    return names | {w for w in words if len(w) >= 3 and w.endswith(_SETTLEMENT)}
+def question_names(question: str, places: Iterable[str]) -> set[str]:
+    """Quoted names, the places the gazetteer found (`places`, as written), and the villages and towns."""
+    return set(quoted_names(question)) | set(places) | settlements(question)
+
+
+def settlements(question: str) -> set[str]:
+    """Every reading of a village or town the question may name: two to five characters before 村/镇/社区….
+
+    jieba cuts a name it does not know (渔子溪村 → 渔子/溪村), so the names are read off the characters, every
+    left edge at once; only a reading an article carries counts for it, so the wrong edges cost nothing.
+    """
+    found: set[str] = set()
+    for run in _HAN_RUN.findall(question):
+        for m in _SETTLEMENT.finditer(run):
+            end = m.start() + len(m[1])
+            found.update(run[start:end] for start in range(max(m.start() - 5, 0), m.start() - 1))
+    return found

@@ -329,7 +329,7 @@ class Searcher:
         best = index.passages[candidates[int(np.argmax(scores))]]
         own = self._own_best(places.named, candidates, scores, index) if hybrid and places.named else None
         if mode == "hybrid" and dense is not None and self.tuning.chars:
-            names = question_names(question, tokens, places.surfaces)
+            names = question_names(question, places.surfaces)
             self._add_char_coverage(question, candidates, scores, index, names)
         if mode == "hybrid" and self.tuning.remark:
             scores -= self.tuning.remark * index.remarks[candidates]

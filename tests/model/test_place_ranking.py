@@ -15,6 +15,7 @@ from tests.conftest import ROOT, SEED, small_searcher
 
 FUPING = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "fuping-20190821-1.md"
 NEWS = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-2.jsonl"  # 18 articles, no place field
+WENCHUAN = ROOT / "tests" / "data" / "multi" / "corpus" / "C" / "articles-c1.jsonl"  # line 2: 渔子溪村's station
 LINXIA = sorted((ROOT / "tests" / "data" / "multi" / "corpus" / "C").glob("linxia-*.md"))
 SHOUNING = ROOT / "tests" / "data" / "multi" / "corpus" / "D" / "articles-d2.jsonl"  # line 13: 寿宁's 乡贤理事会
 QUESTION = "金乡县第一书记怎么考勤？"
@@ -50,6 +51,26 @@ def test_a_paragraph_inherits_the_town_its_article_names(liuyang: Searcher) -> N
 def test_a_quoted_practice_name_decides_the_article(liuyang: Searcher) -> None:
     hits = liuyang.search("“书记讲给书记听”是在什么活动里提出的？").hits
     assert hits and "书记讲给书记听" in hits[0].passage.text
+
+
+@pytest.fixture(scope="module")
+def villages(tmp_path_factory, encoder) -> Searcher:
+    return small_searcher(tmp_path_factory.mktemp("villages"), encoder, copies=(SEED, NEWS, WENCHUAN))
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_text"),
+    [
+        ("红安祝家楼村党员一年开头有多少基础分？", "每名党员年初有50分基础分"),
+        ("渔子溪村的文明实践站拉起了哪些志愿队伍？", "等5支志愿服务队伍"),
+    ],
+)
+def test_a_village_jieba_cuts_apart_counts_for_its_whole_article(
+    villages: Searcher, question: str, answer_text: str
+) -> None:
+    """jieba reads 祝家/楼村 and 渔子/溪村: the paragraph naming the village outranked the answer beside it."""
+    hits = villages.search(question).hits
+    assert answer_text in hits[0].passage.text
 
 
 @pytest.fixture(scope="module")

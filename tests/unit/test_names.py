@@ -8,8 +8,9 @@ import pytest
 from bot.chat.replies import PLAIN, refusal
 from bot.retrieval.answer import answer
 from bot.retrieval.coverage import Coverage
-from bot.retrieval.names import question_names, quoted_names
+from bot.retrieval.names import question_names, quoted_names, settlements
 from bot.retrieval.search import Searcher
+from bot.retrieval.segment import Segmenter
 from tests.conftest import small_searcher
 
 ARTICLES = {
@@ -73,9 +74,19 @@ def test_a_name_in_traditional_characters_is_found(searcher: Searcher) -> None:
 
 def test_question_names_are_quotes_places_and_settlements() -> None:
     question = "浏阳淮川街道的“一站式”服务和朱家营村的光伏电站"
-    words = ["浏阳", "淮川街道", "的", "一站式", "服务", "和", "朱家营村", "的", "光伏电站", "农村"]
     places = Coverage(frozenset(), frozenset()).read(question).surfaces  # what search passes: the gazetteer's finds
-    assert question_names(question, words, places) == {"浏阳", "淮川街道", "一站式", "朱家营村"}
+    names = question_names(question, places)
+    assert {"浏阳", "淮川街道", "一站式", "朱家营村"} <= names
+    assert not any("光伏" in name or "服务" == name for name in names)
+
+
+def test_a_village_jieba_cuts_apart_is_still_read() -> None:
+    """jieba reads 渔子/溪村; every left edge is offered, the article decides which one it carries."""
+    question = "渔子溪村的文明实践站拉起了哪些志愿队伍？"
+    assert "溪村" in Segmenter().tokens(question) and "渔子溪村" not in Segmenter().tokens(question)
+    assert settlements(question) == {"渔子溪村", "子溪村"}
+    assert settlements("红安祝家楼村党员") >= {"祝家楼村", "红安祝家楼村"}
+    assert settlements("文明实践站拉起了哪些志愿队伍？") == set()  # no 村/镇/乡/社区…, no reading
 
 
 def test_the_first_absent_quoted_name_is_enough_to_refuse(searcher: Searcher) -> None:
