@@ -20,7 +20,7 @@ QUOTES = re.compile(r"[“”\"「」『』‘’]")
 _QUOTED = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’\n]{2,24})[”\"」』’]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _EDGE = "，。、！？；：,.!?;: "
-_SETTLEMENT = re.compile(r"(?=(村|镇|乡|寨|屯|街道|社区))")
+_SETTLEMENT = re.compile(r"村|镇|乡|寨|屯|街道|社区")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
@@ -44,6 +44,5 @@ def settlements(question: str) -> set[str]:
     found: set[str] = set()
     for run in _HAN_RUN.findall(question):
         for m in _SETTLEMENT.finditer(run):
-            end = m.start() + len(m[1])
-            found.update(run[start:end] for start in range(max(m.start() - 5, 0), m.start() - 1))
+            found.update(run[start : m.end()] for start in range(max(m.start() - 5, 0), m.start() - 1))
     return found
