@@ -13,6 +13,7 @@ COUNTABLE = frozenset("个名位人户次条项台辆盏眼份篇场处所家座
 MEASURE_WORDS = COUNTABLE | frozenset("亩斤吨元米年月天日岁号")
 _KINDRED = ("名位人", "家所座处", "次场期轮届", "条项件")
 _PEOPLE = re.compile(r"(?<!哪)(?:几|多少)个人")
+_COUNT_NOUN = re.compile(r"([天次户岁人])数(?![据字码学])")  # 驻村天数、参会人数: a count asked as a noun
 _OTHER_GE = re.compile(r"(?<!哪)(?:几|多少)个(?!人)")
 
 
@@ -23,9 +24,11 @@ def measure_words(question: str) -> set[str]:
     question says 家 (“合作社102个”): countable classifiers accept 个 and their kin; units (亩, 元, 年) stay strict.
     """
     asked = {_MEASURE_ALIASES.get(m.group(1), m.group(1)) for m in _MEASURE.finditer(question)} & MEASURE_WORDS
+    nouns = {m.group(1) for m in _COUNT_NOUN.finditer(question)}
+    asked |= nouns - {"人"}
     if _COLLOQUIAL_YUAN.search(question):
         asked.add("元")
-    people = bool(_PEOPLE.search(question)) and not _OTHER_GE.search(question)
+    people = (bool(_PEOPLE.search(question)) or "人" in nouns) and not _OTHER_GE.search(question)
     if people:
         asked.discard("个")
     words = set(asked)
@@ -69,8 +72,8 @@ _FEE_ASKED = _asked(_FEE)
 _HOW_OFTEN = re.compile(r"(?:多长时间|多久|几[天周月年])[^，。？?]*一[次回趟]")
 _EVERY = r"每[一两二三四五六七八九十半\d]*个?(?:年|季度|季|月|周|星期|天|日)"
 _PERCENT = r"\d[\d.]*\s*[%％]|百分之"
-# 哪天 is a day of the month or week (每月15日、每周六、每月最后一个星期六), however the text counts it
-_WHICH_DAY = re.compile(r"哪[一几]?天|哪日|每[周月]\w{0,2}(?:啥|什么)时候")
+# 哪天 and 啥时候开门 want a day of the month or week (每月15日、每周六、每月最后一个星期六), however the text counts it
+_WHICH_DAY = re.compile(r"哪[一几]?天|哪日|每[周月]\w{0,2}(?:啥|什么)时候|(?:啥|什么)时[候间](?:开门|开放|营业)")
 _DAY = r"\d+\s*[日号]|[一二三四五六七八九十]+[日号]|(?:周|星期|礼拜)[一二三四五六日天末]"
 _WHICH_YEAR = re.compile(r"哪一?年")
 _YEAR = r"(?<!\d)\d{3,4}年"

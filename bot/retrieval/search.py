@@ -327,7 +327,10 @@ class Searcher:
             self._add_practice(practice, candidates, scores, index)
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
-        own = self._own_best(places.named, candidates, scores, index) if hybrid and places.named else None
+        pattern = answer_pattern(question)
+        own, stating = (None, None)
+        if hybrid and places.named:
+            own, stating = self._own_best(places.named, candidates, scores, index, pattern)
         if mode == "hybrid" and dense is not None and self.tuning.chars:
             names = question_names(question, places.surfaces)
             self._add_char_coverage(question, candidates, scores, index, names)
@@ -339,7 +342,6 @@ class Searcher:
             self._add_recency(candidates, scores, index)
         ranked = np.argsort(-scores, kind="stable")
         head = ranked[:TYPE_DEPTH]
-        pattern = answer_pattern(question)
         states = self._states(pattern, candidates[head], index) if pattern is not None else None
         if mode == "hybrid" and states is not None:
             ranked[:TYPE_DEPTH] = head[np.argsort(-states, kind="stable")]
@@ -356,6 +358,12 @@ class Searcher:
         type_found = states is None or bool(states.any())
         evidence = self._evidence(question, tokens, own if own is not None else best, hits, dense, index, type_found)
         abstained = self._refuse(evidence, dense is not None)
+        if abstained and stating is not None:
+            # the named place's best match by words states no figure of the asked kind; its passage that does
+            # may vouch (宁安's 积分超市 “每月10日、25日” under a lead that only names the 积分超市)
+            vouched = self._evidence(question, tokens, stating, hits, dense, index, type_found)
+            if not self._refuse(vouched, dense is not None):
+                evidence, abstained = vouched, False
         if not abstained and hits and hybrid and places.named and not index.about(hits[0].passage, places.named):
             # the place bonus could not lift one of the named place's passages to the top: its articles do
             # not answer this, and another place's figure must not pass for its own
@@ -371,13 +379,23 @@ class Searcher:
         return SearchResult(question, abstained, [] if abstained else hits, evidence, named=places.named)
 
     @staticmethod
-    def _own_best(named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex) -> Passage | None:
+    def _own_best(
+        named: set[str], cand: np.ndarray, scores: np.ndarray, index: SearchIndex, pattern: re.Pattern | None
+    ) -> tuple[Passage | None, Passage | None]:
         """The named place's best match by the legs alone: refusal judges it, not another place's passage that
-        matched the words better, or 临夏县's 乡贤理事会 would be answered on the strength of 寿宁县's."""
+        matched the words better, or 临夏县's 乡贤理事会 would be answered on the strength of 寿宁县's.
+
+        Second, when that passage states no figure of the kind `pattern` asks for, the place's best one that does.
+        """
+        own = None
         for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
-            if index.about(index.passages[cand[r]], named):
-                return index.passages[cand[r]]
-        return None
+            passage = index.passages[cand[r]]
+            if not index.about(passage, named):
+                continue
+            if pattern is None or pattern.search(passage.text):
+                return (own or passage), (passage if own else None)
+            own = own or passage
+        return own, None
 
     def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
         if index.bm25 is None or not tokens:

@@ -17,6 +17,7 @@ FUPING = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "fuping-20190821-1
 NEWS = ROOT / "tests" / "data" / "multi" / "corpus" / "B" / "news-2.jsonl"  # 18 articles, no place field
 WENCHUAN = ROOT / "tests" / "data" / "multi" / "corpus" / "C" / "articles-c1.jsonl"  # line 2: 渔子溪村's station
 LINXIA = sorted((ROOT / "tests" / "data" / "multi" / "corpus" / "C").glob("linxia-*.md"))
+WULONG = ROOT / "tests" / "data" / "multi" / "corpus" / "C" / "wulong-20231106-1.md"
 SHOUNING = ROOT / "tests" / "data" / "multi" / "corpus" / "D" / "articles-d2.jsonl"  # line 13: 寿宁's 乡贤理事会
 QUESTION = "金乡县第一书记怎么考勤？"
 
@@ -96,3 +97,17 @@ def test_what_the_named_places_articles_tell_is_still_answered(linxia: Searcher)
     result = answer("临夏县第一书记每年得在村里待多少天？", linxia)
     assert not result.abstained and result.passage is not None and result.passage.county == "临夏县"
     assert "不少于200天" in "".join(result.sentences)
+
+
+@pytest.fixture(scope="module")
+def markets(tmp_path_factory, encoder) -> Searcher:
+    d = ROOT / "tests" / "data" / "multi" / "corpus" / "D"
+    copies = (SEED, d / "ningan-20210618-1.md", d / "longsheng-20191029-1.md", WULONG)
+    return small_searcher(tmp_path_factory.mktemp("markets"), encoder, copies=copies)
+
+
+def test_the_named_places_passage_that_states_the_days_vouches(markets: Searcher) -> None:
+    """宁安's best match by words is about its 积分超市 but names no day; judged alone, it was refused."""
+    result = answer("宁安那个积分超市每个月哪几天能去换东西？", markets)
+    assert not result.abstained
+    assert "每月10日、25日集中开放两次" in "".join(result.sentences)
