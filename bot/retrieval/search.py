@@ -328,7 +328,7 @@ class Searcher:
         # refusal judges the legs' best match: character overlap must not grade the passage it promoted itself
         best = index.passages[candidates[int(np.argmax(scores))]]
         pattern = answer_pattern(question)
-        own, stating = (None, None)
+        own, stating = None, None
         if hybrid and places.named:
             own, stating = self._own_best(places.named, candidates, scores, index, pattern)
         if mode == "hybrid" and dense is not None and self.tuning.chars:
