@@ -387,15 +387,12 @@ class Searcher:
 
         Second, when that passage states no figure of the kind `pattern` asks for, the place's best one that does.
         """
-        own = None
-        for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH]:
-            passage = index.passages[cand[r]]
-            if not index.about(passage, named):
-                continue
-            if pattern is None or pattern.search(passage.text):
-                return (own or passage), (passage if own else None)
-            own = own or passage
-        return own, None
+        ranked = (index.passages[cand[r]] for r in np.argsort(-scores, kind="stable")[:CHAR_DEPTH])
+        mine = (passage for passage in ranked if index.about(passage, named))
+        own = next(mine, None)
+        if own is None or pattern is None or pattern.search(own.text):
+            return own, None
+        return own, next((passage for passage in mine if pattern.search(passage.text)), None)
 
     def _bm25(self, tokens: list[str], index: SearchIndex) -> np.ndarray:
         if index.bm25 is None or not tokens:
